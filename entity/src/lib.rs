@@ -1,0 +1,6 @@
+//! SeaORM entities of Plinto. Entities only: no behaviour lives here.
+
+pub mod audit_event;
+pub mod session;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,7 @@
+//! User accounts: validation, argon2id passwords, users, sessions and sign-in.
+
+pub mod login;
+pub mod password;
+pub mod sessions;
+pub mod users;
+pub mod validation;

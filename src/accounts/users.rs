@@ -1,0 +1,267 @@
+//! Users of a tenant.
+
+use chrono::{DateTime, Utc};
+use entity::user;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set, TransactionSession, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::password::Hasher;
+use super::sessions;
+use super::validation::{self, Email};
+use crate::audit::{self, RequestMeta, actions};
+use crate::error::{DomainError, DomainResult};
+
+#[derive(Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub email_verified: bool,
+    pub is_admin: bool,
+    pub must_change_password: bool,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("email", &self.email)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+const DUPLICATE: &str = "an account with this email address already exists";
+
+/// Create a user (and its audit event, in the same transaction). `action` is
+/// `user.create` (operator) or `user.signup` (self-service).
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    hasher: &Hasher,
+    tenant_id: Uuid,
+    input: NewUser,
+    action: &'static str,
+    actor: Option<&str>,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
+    let email = validation::parse_email(&input.email)?;
+    let name = validation::parse_name(input.name.as_deref())?;
+    if let Some(pw) = &input.password {
+        validation::check_password(pw, &email)?;
+    }
+    if find_by_email(db, tenant_id, &email).await?.is_some() {
+        return Err(DomainError::Conflict(DUPLICATE.into()));
+    }
+    let password_hash = match &input.password {
+        Some(pw) => Some(hasher.hash(pw).await?),
+        None => None,
+    };
+    let id = Uuid::now_v7();
+    let txn = db.begin().await?;
+    let model = user::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant_id),
+        sub: Set(Uuid::new_v4().to_string()),
+        email: Set(email.display.clone()),
+        email_normalized: Set(email.normalized.clone()),
+        email_verified: Set(input.email_verified),
+        name: Set(name),
+        password_hash: Set(password_hash),
+        must_change_password: Set(input.must_change_password),
+        is_admin: Set(input.is_admin),
+        disabled: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::Conflict(DUPLICATE.into())
+        }
+        _ => e.into(),
+    })?;
+    let actor = actor.map_or_else(|| audit::user_actor(id), str::to_string);
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(action, actor, meta)
+            .tenant(tenant_id)
+            .target(audit::user_actor(id)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    email: &Email,
+) -> DomainResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::EmailNormalized.eq(email.normalized.as_str()))
+        .one(db)
+        .await?)
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    id: Uuid,
+) -> DomainResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id)
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .order_by_asc(user::Column::EmailNormalized)
+        .all(db)
+        .await?)
+}
+
+/// Disable a user and end all of their sessions.
+pub async fn disable<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    email: &str,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
+    let email = validation::parse_email(email)?;
+    let user = find_by_email(db, tenant_id, &email)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    let txn = db.begin().await?;
+    let mut active = user.into_active_model();
+    active.disabled = Set(true);
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await?;
+    sessions::revoke_all(&txn, now, user.id, None).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::USER_DISABLE, actor.to_string(), meta)
+            .tenant(tenant_id)
+            .target(audit::user_actor(user.id)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user: user::Model,
+    name: Option<&str>,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
+    let name = validation::parse_name(name)?;
+    let txn = db.begin().await?;
+    let (tenant_id, id) = (user.tenant_id, user.id);
+    let mut active = user.into_active_model();
+    active.name = Set(name);
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::PROFILE_UPDATE, audit::user_actor(id), meta)
+            .tenant(tenant_id)
+            .target(audit::user_actor(id)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Store a new password hash (after a rehash on sign-in: no audit event, nothing else
+/// changes).
+pub async fn store_hash(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user: user::Model,
+    hash: String,
+) -> DomainResult<user::Model> {
+    let mut active = user.into_active_model();
+    active.password_hash = Set(Some(hash));
+    active.updated_at = Set(now);
+    Ok(active.update(db).await?)
+}
+
+pub struct PasswordChange<'a> {
+    pub current: &'a str,
+    pub new: &'a str,
+    pub confirm: &'a str,
+    /// The session the change is made from: it stays, every other session ends.
+    pub keep_session: Option<Uuid>,
+}
+
+/// Change a password after checking the current one; ends every other session.
+pub async fn change_password<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    hasher: &Hasher,
+    user: user::Model,
+    change: PasswordChange<'_>,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
+    let ok = matches!(
+        hasher
+            .verify(change.current, user.password_hash.as_deref())
+            .await?,
+        super::password::Verified::Match { .. }
+    );
+    let (tenant_id, id) = (user.tenant_id, user.id);
+    if !ok {
+        audit::record(
+            db,
+            now,
+            audit::Event::new(actions::PASSWORD_CHANGE, audit::user_actor(id), meta)
+                .tenant(tenant_id)
+                .target(audit::user_actor(id))
+                .failed(),
+        )
+        .await?;
+        return Err(DomainError::invalid(
+            "current_password",
+            "your current password is not right",
+        ));
+    }
+    if change.new != change.confirm {
+        return Err(DomainError::invalid(
+            "new_password",
+            "the two new passwords differ",
+        ));
+    }
+    let email = validation::parse_email(&user.email)?;
+    validation::check_password(change.new, &email)?;
+    let hash = hasher.hash(change.new).await?;
+    let txn = db.begin().await?;
+    let mut active = user.into_active_model();
+    active.password_hash = Set(Some(hash));
+    active.must_change_password = Set(false);
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await?;
+    sessions::revoke_all(&txn, now, id, change.keep_session).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::PASSWORD_CHANGE, audit::user_actor(id), meta)
+            .tenant(tenant_id)
+            .target(audit::user_actor(id)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(user)
+}

@@ -1,0 +1,138 @@
+//! Rules for what users type. Every error message here is safe to show on a form.
+
+use crate::error::{DomainError, DomainResult};
+
+pub const MAX_EMAIL_LEN: usize = 254;
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// An email address as typed (trimmed) and its normalized form (lower case), the one that is
+/// unique per tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email {
+    pub display: String,
+    pub normalized: String,
+}
+
+/// The WHATWG "valid email address" rule (what `<input type=email>` accepts), ASCII only.
+pub fn parse_email(input: &str) -> DomainResult<Email> {
+    let email = input.trim();
+    let invalid = || {
+        DomainError::invalid(
+            "email",
+            "enter a valid email address, like name@example.com",
+        )
+    };
+    if email.is_empty() {
+        return Err(DomainError::invalid("email", "enter your email address"));
+    }
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(DomainError::invalid(
+            "email",
+            format!("an email address has at most {MAX_EMAIL_LEN} characters"),
+        ));
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let local_ok = !local.is_empty()
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b));
+    let domain_ok = !domain.is_empty()
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if !local_ok || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(Email {
+        display: email.to_string(),
+        normalized: email.to_ascii_lowercase(),
+    })
+}
+
+/// Length 8 characters to 1024 bytes, and not the email address itself.
+pub fn check_password(password: &str, email: &Email) -> DomainResult<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(DomainError::invalid(
+            "password",
+            format!("use at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(DomainError::invalid(
+            "password",
+            format!("use at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
+    }
+    if password.eq_ignore_ascii_case(&email.display) {
+        return Err(DomainError::invalid(
+            "password",
+            "your password must not be your email address",
+        ));
+    }
+    Ok(())
+}
+
+/// An optional display name: trimmed, at most 200 characters, no control characters.
+pub fn parse_name(input: Option<&str>) -> DomainResult<Option<String>> {
+    let Some(name) = input.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(DomainError::invalid(
+            "name",
+            format!("a name has at most {MAX_NAME_CHARS} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "name",
+            "a name cannot contain control characters",
+        ));
+    }
+    Ok(Some(name.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        let e = parse_email("  Alice.Smith+x@Example.COM ").unwrap();
+        assert_eq!(e.display, "Alice.Smith+x@Example.COM");
+        assert_eq!(e.normalized, "alice.smith+x@example.com");
+        assert!(parse_email("admin@localhost").is_ok());
+        for bad in [
+            "", "a", "a@", "@b", "a@@b", "a b@c", "a@-b.com", "a@b..com", "é@b.com",
+        ] {
+            assert!(parse_email(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_email(&format!("{}@b.com", "a".repeat(260))).is_err());
+    }
+
+    #[test]
+    fn passwords() {
+        let e = parse_email("someone@example.com").unwrap();
+        assert!(check_password("short", &e).is_err());
+        assert!(check_password("SOMEONE@example.com", &e).is_err());
+        assert!(check_password(&"x".repeat(1025), &e).is_err());
+        assert!(check_password(&"x".repeat(1024), &e).is_ok());
+        assert!(check_password("correct horse", &e).is_ok());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(parse_name(Some("  ")).unwrap(), None);
+        assert_eq!(parse_name(Some(" Ann ")).unwrap().as_deref(), Some("Ann"));
+        assert!(parse_name(Some("a\u{0}b")).is_err());
+        assert!(parse_name(Some(&"n".repeat(201))).is_err());
+    }
+}

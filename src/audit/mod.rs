@@ -1,0 +1,139 @@
+//! The append-only audit trail: one row per security-relevant event. There is no update or
+//! delete here, and the database refuses them too.
+
+use chrono::{DateTime, Utc};
+use entity::audit_event;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set};
+use uuid::Uuid;
+
+use crate::error::DomainResult;
+
+/// Where a request came from, as the domain sees it (no HTTP types).
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl RequestMeta {
+    /// For events that the operator CLI causes.
+    pub fn cli() -> Self {
+        Self::default()
+    }
+}
+
+pub mod actions {
+    pub const TENANT_CREATE: &str = "tenant.create";
+    pub const USER_CREATE: &str = "user.create";
+    pub const USER_DISABLE: &str = "user.disable";
+    pub const USER_SIGNUP: &str = "user.signup";
+    pub const LOGIN_SUCCESS: &str = "login.success";
+    pub const LOGIN_FAILURE: &str = "login.failure";
+    pub const LOGIN_LOCKOUT: &str = "login.lockout";
+    pub const LOGOUT: &str = "logout";
+    pub const PASSWORD_CHANGE: &str = "password.change";
+    pub const PROFILE_UPDATE: &str = "profile.update";
+    pub const SESSION_REVOKE: &str = "session.revoke";
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// One event to record.
+#[derive(Clone, Debug)]
+pub struct Event<'a> {
+    pub tenant_id: Option<Uuid>,
+    /// `user:<id>`, `cli`, `system` or `anonymous`.
+    pub actor: String,
+    pub action: &'static str,
+    pub target: Option<String>,
+    pub outcome: Outcome,
+    pub meta: &'a RequestMeta,
+    pub details: Option<serde_json::Value>,
+}
+
+impl<'a> Event<'a> {
+    pub fn new(action: &'static str, actor: String, meta: &'a RequestMeta) -> Self {
+        Self {
+            tenant_id: None,
+            actor,
+            action,
+            target: None,
+            outcome: Outcome::Success,
+            meta,
+            details: None,
+        }
+    }
+
+    pub fn tenant(mut self, id: Uuid) -> Self {
+        self.tenant_id = Some(id);
+        self
+    }
+
+    pub fn target(mut self, target: impl Into<String>) -> Self {
+        self.target = Some(truncate(target.into(), 400));
+        self
+    }
+
+    pub fn failed(mut self) -> Self {
+        self.outcome = Outcome::Failure;
+        self
+    }
+
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+pub fn user_actor(id: Uuid) -> String {
+    format!("user:{id}")
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// Append one event.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    e: Event<'_>,
+) -> DomainResult<()> {
+    audit_event::ActiveModel {
+        id: NotSet,
+        tenant_id: Set(e.tenant_id),
+        actor: Set(truncate(e.actor, 128)),
+        action: Set(e.action.to_string()),
+        target: Set(e.target),
+        outcome: Set(e.outcome.as_str().to_string()),
+        ip: Set(e.meta.ip.clone().map(|s| truncate(s, 64))),
+        user_agent: Set(e.meta.user_agent.clone().map(|s| truncate(s, 512))),
+        request_id: Set(e.meta.request_id.clone().map(|s| truncate(s, 64))),
+        details: Set(e.details.map(|d| d.to_string())),
+        occurred_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,369 @@
+//! The operator CLI. Every create command prints exactly one JSON object on stdout; list
+//! commands print one JSON array; messages go to stderr; errors exit non-zero.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
+
+use crate::accounts::users::{self, NewUser};
+use crate::audit::{RequestMeta, actions};
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, LogFormat, Overrides};
+use crate::server;
+use crate::state::AppState;
+use crate::tenants::{self, NewTenant};
+
+const CLI_ACTOR: &str = "cli";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "plinto",
+    version,
+    about = "Plinto: an OpenID Connect, SAML 2.0 and SCIM 2.0 identity provider",
+    long_about = "Plinto: an OpenID Connect, SAML 2.0 and SCIM 2.0 identity provider.\n\n\
+        Settings are read from defaults, then plinto.toml (or --config), then PLINTO_* \
+        environment variables (PLINTO_*_FILE for secrets), then flags."
+)]
+pub struct Cli {
+    /// Configuration file (default: ./plinto.toml when present)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database URL (sqlite://... or postgres://...); overrides PLINTO_DATABASE_URL
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Data directory (SQLite file, master key); overrides PLINTO_DATA_DIR
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates the database and bootstraps an empty one first)
+    Serve(ServeArgs),
+    /// Apply pending database migrations
+    Migrate,
+    /// Manage tenants
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage users of a tenant
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; overrides PLINTO_LISTEN
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Public base URL; overrides PLINTO_PUBLIC_URL
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Do not run migrations (fail if the schema is behind)
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints {"id","slug","issuer"}
+    Create {
+        /// URL-safe identifier: lowercase letters, digits and hyphens
+        slug: String,
+        /// Display name (default: the slug)
+        #[arg(long)]
+        name: Option<String>,
+        /// Let people create their own accounts at /t/{slug}/signup
+        #[arg(long)]
+        allow_signup: bool,
+    },
+    /// List tenants as a JSON array
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints {"id","sub","email"}
+    Create {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Mark the email address as verified
+        #[arg(long)]
+        email_verified: bool,
+    },
+    /// List the users of a tenant as a JSON array
+    List {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+    },
+    /// Disable a user and end their sessions; prints {"id","sub","email","disabled"}
+    Disable {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        email: String,
+    },
+}
+
+/// Run the CLI; the process exit code.
+pub async fn main() -> i32 {
+    let cli = Cli::parse();
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut overrides = Overrides {
+        database_url: cli.database_url.clone(),
+        data_dir: cli.data_dir.clone(),
+        ..Overrides::default()
+    };
+    if let Command::Serve(args) = &cli.command {
+        overrides.listen = args.listen.clone();
+        overrides.public_url = args.public_url.clone();
+    }
+    let loaded = match Config::load(cli.config.as_deref(), &env, &overrides) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let serving = matches!(cli.command, Command::Serve(_));
+    // Commands other than `serve` are quiet unless PLINTO_LOG asks otherwise.
+    let filter = if serving || env.iter().any(|(k, _)| k == "PLINTO_LOG") {
+        loaded.config.log.clone()
+    } else {
+        "warn".to_string()
+    };
+    init_logging(&filter, loaded.config.log_format);
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    match run(cli.command, loaded.config).await {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    }
+}
+
+fn init_logging(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn print(value: Value) {
+    println!("{value}");
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Command::Serve(args) => serve(config, clock, !args.no_migrate).await,
+        Command::Migrate => {
+            let db = crate::db::connect(&config).await?;
+            crate::db::migrate(&db).await?;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Tenant(cmd) => {
+            let state = server::build_state(config, clock).await?;
+            server::ensure_migrated(&state).await?;
+            tenant(cmd, &state).await
+        }
+        Command::User(cmd) => {
+            let state = server::build_state(config, clock).await?;
+            server::ensure_migrated(&state).await?;
+            user(cmd, &state).await
+        }
+    }
+}
+
+async fn serve(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.listen)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let (state, boot) = server::prepare(config, clock, migrate).await?;
+    if let Some(boot) = boot {
+        match &boot.one_time_password {
+            Some(pw) => eprintln!(
+                "\nPlinto bootstrap: created tenant `default` and admin {} with one-time \
+                 password:\n\n    {pw}\n\nSign in at {}/login and choose a new password. This \
+                 password is not shown again.\n",
+                boot.email,
+                state.config.issuer(crate::tenants::DEFAULT_TENANT),
+            ),
+            None => eprintln!(
+                "Plinto bootstrap: created tenant `default` and admin {} with the password \
+                 from PLINTO_BOOTSTRAP_ADMIN_PASSWORD",
+                boot.email
+            ),
+        }
+    }
+    let public = state.config.public_url();
+    let addr = listener.local_addr()?;
+    let server = server::serve(state, listener)?;
+    let handle = server.handle();
+    tracing::info!(%addr, %public, "Plinto is listening");
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.stop(true).await;
+    });
+    server.await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
+    match cmd {
+        TenantCommand::Create {
+            slug,
+            name,
+            allow_signup,
+        } => {
+            let t = tenants::create(
+                &state.db,
+                state.now(),
+                NewTenant {
+                    slug,
+                    name,
+                    allow_signup,
+                },
+                CLI_ACTOR,
+                &RequestMeta::cli(),
+            )
+            .await?;
+            print(json!({
+                "id": t.id,
+                "slug": t.slug,
+                "issuer": state.config.issuer(&t.slug),
+            }));
+        }
+        TenantCommand::List => {
+            let list: Vec<Value> = tenants::list(&state.db)
+                .await?
+                .into_iter()
+                .map(|t| {
+                    json!({
+                        "id": t.id,
+                        "slug": t.slug,
+                        "name": t.name,
+                        "issuer": state.config.issuer(&t.slug),
+                        "allow_signup": t.allow_signup,
+                        "created_at": t.created_at,
+                    })
+                })
+                .collect();
+            print(Value::Array(list));
+        }
+    }
+    Ok(())
+}
+
+async fn find_tenant(state: &AppState, slug: &str) -> anyhow::Result<entity::tenant::Model> {
+    tenants::find_by_slug(&state.db, slug)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("tenant {slug} does not exist"))
+}
+
+async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Create {
+            tenant,
+            email,
+            password,
+            name,
+            email_verified,
+        } => {
+            let t = find_tenant(state, &tenant).await?;
+            let u = users::create(
+                &state.db,
+                state.now(),
+                &state.hasher,
+                t.id,
+                NewUser {
+                    email,
+                    password: Some(password),
+                    name,
+                    email_verified,
+                    is_admin: false,
+                    must_change_password: false,
+                },
+                actions::USER_CREATE,
+                Some(CLI_ACTOR),
+                &RequestMeta::cli(),
+            )
+            .await?;
+            print(json!({ "id": u.id, "sub": u.sub, "email": u.email }));
+        }
+        UserCommand::List { tenant } => {
+            let t = find_tenant(state, &tenant).await?;
+            let list: Vec<Value> = users::list(&state.db, t.id)
+                .await?
+                .into_iter()
+                .map(|u| {
+                    json!({
+                        "id": u.id,
+                        "sub": u.sub,
+                        "email": u.email,
+                        "name": u.name,
+                        "email_verified": u.email_verified,
+                        "disabled": u.disabled,
+                        "created_at": u.created_at,
+                    })
+                })
+                .collect();
+            print(Value::Array(list));
+        }
+        UserCommand::Disable { tenant, email } => {
+            let t = find_tenant(state, &tenant).await?;
+            let u = users::disable(
+                &state.db,
+                state.now(),
+                t.id,
+                &email,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
+            )
+            .await?;
+            print(json!({ "id": u.id, "sub": u.sub, "email": u.email, "disabled": u.disabled }));
+        }
+    }
+    Ok(())
+}

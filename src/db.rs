@@ -1,0 +1,66 @@
+//! Database connection and migrations, for SQLite and PostgreSQL alike.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+use crate::config::Config;
+
+/// Connect with the configured limits. For a SQLite file, create its directory and switch the
+/// database to WAL mode so that the CLI can write while a server runs.
+pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let url = config.database_url();
+    if let Some(path) = sqlite_path(&url)
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .max_connections(config.database_max_connections.max(1))
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(
+            config.database_acquire_timeout_secs.max(1),
+        ))
+        .connect_timeout(Duration::from_secs(
+            config.database_acquire_timeout_secs.max(1),
+        ))
+        .sqlx_logging(false);
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {}", redact(&url, e)))?;
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+    }
+    Ok(db)
+}
+
+/// Apply every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://")?;
+    let path = rest.split('?').next()?;
+    (path != ":memory:" && !path.is_empty()).then_some(path)
+}
+
+/// An error message with the URL's password (if any) removed.
+fn redact(url: &str, e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    match url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+    {
+        Some((userinfo, _)) => match userinfo.split_once(':') {
+            Some((_, password)) if !password.is_empty() => text.replace(password, "***"),
+            _ => text,
+        },
+        None => text,
+    }
+}

@@ -1,0 +1,86 @@
+//! `application/x-www-form-urlencoded` bodies, parsed strictly: invalid UTF-8 is an error
+//! (not silently replaced), and so are too many fields or oversize values.
+
+use std::collections::HashMap;
+
+use percent_encoding::percent_decode;
+
+pub const MAX_FIELDS: usize = 32;
+pub const MAX_VALUE_BYTES: usize = 4096;
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    #[error("the form contains text that is not valid UTF-8")]
+    Utf8,
+    #[error("the form has too many fields")]
+    TooManyFields,
+    #[error("a form field is too long")]
+    TooLong,
+}
+
+#[derive(Debug, Default)]
+pub struct Form(HashMap<String, String>);
+
+impl Form {
+    pub fn parse(body: &[u8]) -> Result<Self, FormError> {
+        let mut map = HashMap::new();
+        for (n, pair) in body.split(|&b| b == b'&').enumerate() {
+            if pair.is_empty() {
+                continue;
+            }
+            if n >= MAX_FIELDS {
+                return Err(FormError::TooManyFields);
+            }
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let key = decode(k)?;
+            let value = decode(v)?;
+            if value.len() > MAX_VALUE_BYTES {
+                return Err(FormError::TooLong);
+            }
+            map.entry(key).or_insert(value);
+        }
+        Ok(Self(map))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// The field, or "" when absent.
+    pub fn text(&self, key: &str) -> &str {
+        self.get(key).unwrap_or("")
+    }
+}
+
+fn decode(raw: &[u8]) -> Result<String, FormError> {
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_decode(&plus_as_space).collect();
+    String::from_utf8(bytes).map_err(|_| FormError::Utf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_refuses_bad_utf8() {
+        let f = Form::parse(b"email=a%40b.com&name=J+D&x&name=second").unwrap();
+        assert_eq!(f.get("email"), Some("a@b.com"));
+        assert_eq!(f.get("name"), Some("J D"));
+        assert_eq!(f.get("x"), Some(""));
+        assert_eq!(f.text("missing"), "");
+        assert_eq!(Form::parse(b"name=%FF%FE").unwrap_err(), FormError::Utf8);
+        assert_eq!(Form::parse(b"na\xffme=1").unwrap_err(), FormError::Utf8);
+        let many: Vec<String> = (0..40).map(|i| format!("f{i}=1")).collect();
+        assert_eq!(
+            Form::parse(many.join("&").as_bytes()).unwrap_err(),
+            FormError::TooManyFields
+        );
+    }
+}

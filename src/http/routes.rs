@@ -1,0 +1,30 @@
+//! Route paths: one constant each, used by the router and by every link or document that
+//! names them.
+
+pub const HEALTH: &str = "/health";
+pub const READY: &str = "/ready";
+pub const STYLESHEET: &str = "/static/plinto.css";
+
+/// Every tenant endpoint hangs below its issuer, `{public_url}/t/{tenant}`.
+pub const TENANT_SCOPE: &str = "/t/{tenant}";
+
+pub const LOGIN: &str = "/login";
+pub const SIGNUP: &str = "/signup";
+pub const LOGOUT: &str = "/logout";
+pub const ACCOUNT: &str = "/account";
+pub const ACCOUNT_PROFILE: &str = "/account/profile";
+pub const ACCOUNT_PASSWORD: &str = "/account/password";
+pub const ACCOUNT_SESSION_REVOKE: &str = "/account/sessions/{session}/revoke";
+
+/// The path of a tenant route, e.g. `tenant_path("acme", LOGIN)` = `/t/acme/login`.
+pub fn tenant_path(slug: &str, route: &str) -> String {
+    format!("/t/{slug}{route}")
+}
+
+/// The path to revoke one session.
+pub fn session_revoke_path(slug: &str, session: &uuid::Uuid) -> String {
+    tenant_path(
+        slug,
+        &ACCOUNT_SESSION_REVOKE.replace("{session}", &session.to_string()),
+    )
+}

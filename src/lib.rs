@@ -1,0 +1,19 @@
+//! Plinto: a standards-first identity provider. The binary (`main.rs`) is a thin CLI over this
+//! library; the integration tests start the same server in-process.
+
+pub mod accounts;
+pub mod audit;
+pub mod bootstrap;
+pub mod cache;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ops;
+pub mod server;
+pub mod state;
+pub mod tenants;
+pub mod ui;

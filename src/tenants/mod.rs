@@ -1,0 +1,109 @@
+//! Tenants: each has its own users, sessions and issuer `{public_url}/t/{slug}`.
+
+use chrono::{DateTime, Utc};
+use entity::tenant;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use uuid::Uuid;
+
+use crate::audit::{self, RequestMeta, actions};
+use crate::error::{DomainError, DomainResult};
+
+pub const DEFAULT_TENANT: &str = "default";
+
+#[derive(Clone, Debug)]
+pub struct NewTenant {
+    pub slug: String,
+    pub name: Option<String>,
+    pub allow_signup: bool,
+}
+
+/// A slug is 1 to 63 of `a-z 0-9 -`, not starting or ending with `-`: it appears in URLs and
+/// cookie names as it is.
+pub fn validate_slug(slug: &str) -> DomainResult<()> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::invalid(
+            "slug",
+            "use 1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen",
+        ))
+    }
+}
+
+pub async fn create(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    input: NewTenant,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<tenant::Model> {
+    validate_slug(&input.slug)?;
+    let name = input.name.unwrap_or_else(|| input.slug.clone());
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            "name",
+            "use 1 to 200 printable characters",
+        ));
+    }
+    if find_by_slug(db, &input.slug).await?.is_some() {
+        return Err(DomainError::Conflict(format!(
+            "tenant {} already exists",
+            input.slug
+        )));
+    }
+    let model = tenant::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        slug: Set(input.slug.clone()),
+        name: Set(name.trim().to_string()),
+        allow_signup: Set(input.allow_signup),
+        created_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::Conflict(format!("tenant {} already exists", input.slug))
+        }
+        _ => e.into(),
+    })?;
+    audit::record(
+        db,
+        now,
+        audit::Event::new(actions::TENANT_CREATE, actor.to_string(), meta)
+            .tenant(model.id)
+            .target(format!("tenant:{}", model.slug)),
+    )
+    .await?;
+    Ok(model)
+}
+
+pub async fn find_by_slug(
+    db: &impl ConnectionTrait,
+    slug: &str,
+) -> DomainResult<Option<tenant::Model>> {
+    Ok(tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .one(db)
+        .await?)
+}
+
+pub async fn list(db: &impl ConnectionTrait) -> DomainResult<Vec<tenant::Model>> {
+    Ok(tenant::Entity::find()
+        .order_by_asc(tenant::Column::Slug)
+        .all(db)
+        .await?)
+}
+
+pub async fn count(db: &impl ConnectionTrait) -> DomainResult<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(tenant::Entity::find().count(db).await?)
+}

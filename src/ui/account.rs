@@ -1,0 +1,275 @@
+//! `/t/{tenant}/account`: the signed-in user's profile, password and sessions.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use entity::{session, tenant, user};
+use uuid::Uuid;
+
+use super::signup::capitalize;
+use super::{
+    CsrfToken, UiError, UiResult, current_session, load_tenant, page, read_form, removal_cookie,
+    see_other,
+};
+use crate::accounts::sessions;
+use crate::accounts::users::{self, PasswordChange};
+use crate::error::DomainError;
+use crate::http::form::Form;
+use crate::http::request_meta;
+use crate::http::routes::{self, session_revoke_path, tenant_path};
+use crate::state::AppState;
+
+struct SessionRow {
+    id: Uuid,
+    created: String,
+    last_seen: String,
+    ip: String,
+    user_agent: String,
+    current: bool,
+    revoke_action: String,
+}
+
+#[derive(Template)]
+#[template(path = "ui/account.html")]
+struct AccountPage<'a> {
+    tenant_name: &'a str,
+    email: &'a str,
+    name: &'a str,
+    must_change_password: bool,
+    csrf_token: &'a str,
+    profile_action: String,
+    password_action: String,
+    logout_url: String,
+    sessions: Vec<SessionRow>,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+const NOTICES: &[(&str, &str)] = &[
+    ("profile", "Your profile was saved."),
+    (
+        "password",
+        "Your password was changed. Your other sessions were signed out.",
+    ),
+    ("revoked", "The session was signed out."),
+];
+
+struct SignedIn {
+    tenant: tenant::Model,
+    session: session::Model,
+    user: user::Model,
+}
+
+/// The signed-in user, or a redirect to the sign-in page that comes back here.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+) -> Result<Result<SignedIn, HttpResponse>, UiError> {
+    let tenant = load_tenant(state, slug).await?;
+    match current_session(req, state, &tenant).await? {
+        Some((session, user)) => Ok(Ok(SignedIn {
+            tenant,
+            session,
+            user,
+        })),
+        None => {
+            let back = tenant_path(&tenant.slug, routes::ACCOUNT);
+            let login = format!(
+                "{}?return_to={}",
+                tenant_path(&tenant.slug, routes::LOGIN),
+                percent_encoding::utf8_percent_encode(&back, percent_encoding::NON_ALPHANUMERIC)
+            );
+            Ok(Err(see_other(&login)
+                .cookie(removal_cookie(state.https(), &tenant.slug))
+                .finish()))
+        }
+    }
+}
+
+async fn render(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    status: StatusCode,
+    errors: Vec<String>,
+    notice: Option<String>,
+) -> UiResult {
+    let slug = &who.tenant.slug;
+    let live = sessions::list_live(&state.db, state.now(), state.timeouts(), who.user.id).await?;
+    let rows = live
+        .into_iter()
+        .map(|s| SessionRow {
+            id: s.id,
+            created: s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            last_seen: s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            ip: s.ip.clone().unwrap_or_default(),
+            user_agent: s.user_agent.clone().unwrap_or_default(),
+            current: s.id == who.session.id,
+            revoke_action: session_revoke_path(slug, &s.id),
+        })
+        .collect();
+    let csrf = CsrfToken::issue(req, state)?;
+    let body = AccountPage {
+        tenant_name: &who.tenant.name,
+        email: &who.user.email,
+        name: who.user.name.as_deref().unwrap_or(""),
+        must_change_password: who.user.must_change_password,
+        csrf_token: &csrf.token,
+        profile_action: tenant_path(slug, routes::ACCOUNT_PROFILE),
+        password_action: tenant_path(slug, routes::ACCOUNT_PASSWORD),
+        logout_url: tenant_path(slug, routes::LOGOUT),
+        sessions: rows,
+        errors,
+        notice,
+    }
+    .render()?;
+    Ok(page(status, Some(csrf), body))
+}
+
+fn back_with_notice(slug: &str, notice: &str) -> HttpResponse {
+    see_other(&format!(
+        "{}?notice={notice}",
+        tenant_path(slug, routes::ACCOUNT)
+    ))
+    .finish()
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    let who = match signed_in(&req, &state, &path).await? {
+        Ok(who) => who,
+        Err(redirect) => return Ok(redirect),
+    };
+    let query = Form::parse(req.query_string().as_bytes())?;
+    let notice = query.get("notice").and_then(|n| {
+        NOTICES
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, text)| text.to_string())
+    });
+    render(&req, &state, &who, StatusCode::OK, vec![], notice).await
+}
+
+/// Re-show the page with the message of a rule the input broke, or fail.
+async fn form_error(
+    req: &HttpRequest,
+    state: &AppState,
+    who: &SignedIn,
+    e: DomainError,
+) -> UiResult {
+    match e {
+        DomainError::Invalid { message, .. } | DomainError::Conflict(message) => {
+            render(
+                req,
+                state,
+                who,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![capitalize(&message)],
+                None,
+            )
+            .await
+        }
+        other => Err(other.into()),
+    }
+}
+
+pub async fn profile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let form = read_form(&req, &state, &body)?;
+    let who = match signed_in(&req, &state, &path).await? {
+        Ok(who) => who,
+        Err(redirect) => return Ok(redirect),
+    };
+    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    match users::update_profile(
+        &state.db,
+        state.now(),
+        who.user.clone(),
+        form.get("name"),
+        &meta,
+    )
+    .await
+    {
+        Ok(_) => Ok(back_with_notice(&who.tenant.slug, "profile")),
+        Err(e) => form_error(&req, &state, &who, e).await,
+    }
+}
+
+pub async fn password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let form = read_form(&req, &state, &body)?;
+    let who = match signed_in(&req, &state, &path).await? {
+        Ok(who) => who,
+        Err(redirect) => return Ok(redirect),
+    };
+    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let change = PasswordChange {
+        current: form.text("current_password"),
+        new: form.text("new_password"),
+        confirm: form.text("new_password_confirm"),
+        keep_session: Some(who.session.id),
+    };
+    match users::change_password(
+        &state.db,
+        state.now(),
+        &state.hasher,
+        who.user.clone(),
+        change,
+        &meta,
+    )
+    .await
+    {
+        Ok(_) => Ok(back_with_notice(&who.tenant.slug, "password")),
+        Err(e) => form_error(&req, &state, &who, e).await,
+    }
+}
+
+pub async fn revoke_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> UiResult {
+    let (slug, session_id) = path.into_inner();
+    read_form(&req, &state, &body)?;
+    let who = match signed_in(&req, &state, &slug).await? {
+        Ok(who) => who,
+        Err(redirect) => return Ok(redirect),
+    };
+    let not_found =
+        || UiError::NotFound("That session does not exist or has already ended.".into());
+    let id = Uuid::parse_str(&session_id).map_err(|_| not_found())?;
+    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    match sessions::revoke(
+        &state.db,
+        state.now(),
+        &who.user,
+        id,
+        sessions::REVOKED_BY_USER,
+        &meta,
+    )
+    .await
+    {
+        Ok(()) => {}
+        Err(DomainError::NotFound(_)) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    }
+    if id == who.session.id {
+        return Ok(see_other(&tenant_path(&slug, routes::LOGIN))
+            .cookie(removal_cookie(state.https(), &slug))
+            .finish());
+    }
+    Ok(back_with_notice(&slug, "revoked"))
+}

@@ -1,0 +1,185 @@
+//! `/t/{tenant}/login`
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, web};
+use askama::Template;
+
+use super::{CsrfToken, UiResult, load_tenant, page, read_form, return_to_or_account, see_other};
+use crate::accounts::login::{self, Attempt, Outcome};
+use crate::accounts::sessions;
+use crate::http::form::Form;
+use crate::http::request_meta;
+use crate::http::routes::{self, tenant_path};
+use crate::state::AppState;
+
+/// The one message for an unknown account and a wrong password.
+pub const INVALID_CREDENTIALS: &str = "The email address or password is not right.";
+
+#[derive(Template)]
+#[template(path = "ui/login.html")]
+struct LoginPage<'a> {
+    tenant_name: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    return_to: &'a str,
+    email: &'a str,
+    errors: Vec<String>,
+    notice: Option<String>,
+    signup_url: Option<String>,
+}
+
+struct View<'a> {
+    status: StatusCode,
+    email: &'a str,
+    return_to: &'a str,
+    errors: Vec<String>,
+}
+
+fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &entity::tenant::Model,
+    view: View<'_>,
+) -> UiResult {
+    let csrf = CsrfToken::issue(req, state)?;
+    let body = LoginPage {
+        tenant_name: &tenant.name,
+        action: tenant_path(&tenant.slug, routes::LOGIN),
+        csrf_token: &csrf.token,
+        return_to: view.return_to,
+        email: view.email,
+        errors: view.errors,
+        notice: None,
+        signup_url: tenant
+            .allow_signup
+            .then(|| tenant_path(&tenant.slug, routes::SIGNUP)),
+    }
+    .render()?;
+    Ok(page(view.status, Some(csrf), body))
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let query = Form::parse(req.query_string().as_bytes())?;
+    let return_to = query.text("return_to");
+    if super::current_session(&req, &state, &tenant)
+        .await?
+        .is_some()
+    {
+        return Ok(see_other(&return_to_or_account(&tenant.slug, Some(return_to))).finish());
+    }
+    render(
+        &state,
+        &req,
+        &tenant,
+        View {
+            status: StatusCode::OK,
+            email: query.text("login_hint"),
+            return_to,
+            errors: vec![],
+        },
+    )
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let form = read_form(&req, &state, &body)?;
+    let (email, password) = (form.text("email"), form.text("password"));
+    let return_to = form.text("return_to");
+    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let view = |status, error: String| View {
+        status,
+        email,
+        return_to,
+        errors: vec![error],
+    };
+    if email.trim().is_empty() || password.is_empty() {
+        let v = view(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Enter your email address and password.".into(),
+        );
+        return render(&state, &req, &tenant, v);
+    }
+    let outcome = login::attempt(
+        &state.db,
+        state.now(),
+        &state.cache,
+        &state.hasher,
+        &state.login_policy(),
+        &tenant,
+        Attempt { email, password },
+        &meta,
+    )
+    .await?;
+    let (status, message, retry_after) = match outcome {
+        Outcome::Success(user) => {
+            let (token, _) = sessions::create(
+                &state.db,
+                state.now(),
+                &state.keys.session,
+                state.timeouts(),
+                &user,
+                &meta,
+            )
+            .await?;
+            let target = if user.must_change_password {
+                tenant_path(&tenant.slug, routes::ACCOUNT)
+            } else {
+                return_to_or_account(&tenant.slug, Some(return_to))
+            };
+            return Ok(see_other(&target)
+                .cookie(super::session_cookie(state.https(), &tenant.slug, token.0))
+                .finish());
+        }
+        Outcome::InvalidCredentials => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            INVALID_CREDENTIALS.to_string(),
+            None,
+        ),
+        Outcome::Disabled => (
+            StatusCode::FORBIDDEN,
+            "This account is disabled. Contact your administrator.".to_string(),
+            None,
+        ),
+        Outcome::Locked { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-in attempts for this account. Try again in {}.",
+                minutes(retry_after)
+            ),
+            Some(retry_after),
+        ),
+        Outcome::Throttled { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many failed sign-in attempts from your network. Try again in {}.",
+                minutes(retry_after)
+            ),
+            Some(retry_after),
+        ),
+    };
+    let mut res = render(&state, &req, &tenant, view(status, message))?;
+    if let Some(secs) = retry_after
+        && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+    {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Ok(res)
+}
+
+fn minutes(secs: u64) -> String {
+    match secs.div_ceil(60) {
+        0 | 1 => "a minute".to_string(),
+        n => format!("{n} minutes"),
+    }
+}

@@ -1,0 +1,182 @@
+//! Hosted end-user pages (askama, server-rendered, no JavaScript): sign-in, sign-up, sign-out
+//! and the account page, per tenant below its issuer.
+
+pub mod account;
+pub mod error;
+pub mod login;
+pub mod logout;
+pub mod signup;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use entity::{session, tenant, user};
+
+use crate::accounts::sessions;
+use crate::http::csrf;
+use crate::http::form::Form;
+use crate::http::routes::{self, tenant_path};
+use crate::state::AppState;
+use crate::tenants;
+pub use error::UiError;
+
+pub type UiResult = Result<HttpResponse, UiError>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope(routes::TENANT_SCOPE)
+            .route(routes::LOGIN, web::get().to(login::show))
+            .route(routes::LOGIN, web::post().to(login::submit))
+            .route(routes::SIGNUP, web::get().to(signup::show))
+            .route(routes::SIGNUP, web::post().to(signup::submit))
+            .route(routes::LOGOUT, web::get().to(logout::show))
+            .route(routes::LOGOUT, web::post().to(logout::submit))
+            .route(routes::ACCOUNT, web::get().to(account::show))
+            .route(routes::ACCOUNT_PROFILE, web::post().to(account::profile))
+            .route(routes::ACCOUNT_PASSWORD, web::post().to(account::password))
+            .route(
+                routes::ACCOUNT_SESSION_REVOKE,
+                web::post().to(account::revoke_session),
+            ),
+    );
+}
+
+pub async fn load_tenant(state: &AppState, slug: &str) -> Result<tenant::Model, UiError> {
+    tenants::find_by_slug(&state.db, slug)
+        .await?
+        .ok_or_else(UiError::tenant_not_found)
+}
+
+/// Per tenant, so that one browser can be signed in to several tenants.
+pub fn session_cookie_name(https: bool, slug: &str) -> String {
+    if https {
+        format!("__Host-plinto-session-{slug}")
+    } else {
+        format!("plinto-session-{slug}")
+    }
+}
+
+pub fn session_cookie(https: bool, slug: &str, value: String) -> Cookie<'static> {
+    Cookie::build(session_cookie_name(https, slug), value)
+        .path("/")
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+pub fn removal_cookie(https: bool, slug: &str) -> Cookie<'static> {
+    let mut c = session_cookie(https, slug, String::new());
+    c.make_removal();
+    c
+}
+
+/// The signed-in session of this browser for the tenant, if any.
+pub async fn current_session(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &tenant::Model,
+) -> Result<Option<(session::Model, user::Model)>, UiError> {
+    let Some(cookie) = req.cookie(&session_cookie_name(state.https(), &tenant.slug)) else {
+        return Ok(None);
+    };
+    Ok(sessions::authenticate(
+        &state.db,
+        state.now(),
+        &state.keys.session,
+        state.timeouts(),
+        tenant.id,
+        cookie.value(),
+    )
+    .await?)
+}
+
+/// Parse a form body strictly and check its CSRF token.
+pub fn read_form(req: &HttpRequest, state: &AppState, body: &[u8]) -> Result<Form, UiError> {
+    let form = Form::parse(body)?;
+    if !csrf::verify(req, &state.keys.csrf, state.https(), form.get(csrf::FIELD)) {
+        return Err(UiError::Csrf);
+    }
+    Ok(form)
+}
+
+/// A CSRF token for a page with forms, and the cookie that goes with it when new.
+pub struct CsrfToken {
+    pub token: String,
+    cookie: Option<Cookie<'static>>,
+}
+
+impl CsrfToken {
+    pub fn issue(req: &HttpRequest, state: &AppState) -> Result<Self, UiError> {
+        let (token, cookie) = csrf::issue(req, &state.keys.csrf, state.https())?;
+        Ok(Self { token, cookie })
+    }
+
+    fn apply(self, res: &mut HttpResponseBuilder) {
+        if let Some(c) = self.cookie {
+            res.cookie(c);
+        }
+    }
+}
+
+/// An HTML page that must not be cached (it has forms or personal data).
+pub fn page(status: StatusCode, csrf: Option<CsrfToken>, body: String) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if let Some(csrf) = csrf {
+        csrf.apply(&mut res);
+    }
+    res.body(body)
+}
+
+pub fn see_other(location: &str) -> HttpResponseBuilder {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((header::LOCATION, location.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    res
+}
+
+/// Where to go after signing in: a path of this tenant given by the caller, else the account
+/// page. Anything else (another host, another tenant, `//`) is ignored: no open redirects.
+pub fn return_to_or_account(slug: &str, raw: Option<&str>) -> String {
+    raw.and_then(|r| safe_return_to(slug, r))
+        .unwrap_or_else(|| tenant_path(slug, routes::ACCOUNT))
+}
+
+pub fn safe_return_to(slug: &str, raw: &str) -> Option<String> {
+    let prefix = format!("{}/", tenant_path(slug, ""));
+    let ok = raw.starts_with(&prefix)
+        && raw.len() <= 2048
+        && !raw.contains("//")
+        && !raw.contains('\\')
+        && !raw.contains("/../")
+        && !raw.chars().any(char::is_control);
+    ok.then(|| raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_to_stays_in_the_tenant() {
+        assert_eq!(
+            safe_return_to("acme", "/t/acme/oauth2/authorize?x=1").as_deref(),
+            Some("/t/acme/oauth2/authorize?x=1")
+        );
+        for bad in [
+            "https://evil.example/",
+            "//evil.example/",
+            "/t/other/account",
+            "/t/acme//evil",
+            "/t/acme/../other",
+            "/t/acme/\\evil",
+            "/t/acmex/account",
+        ] {
+            assert_eq!(safe_return_to("acme", bad), None, "{bad}");
+        }
+        assert_eq!(return_to_or_account("acme", None), "/t/acme/account");
+    }
+}

@@ -1,0 +1,151 @@
+//! `/t/{tenant}/signup`, when the tenant allows self-service sign-up.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, web};
+use askama::Template;
+
+use super::{
+    CsrfToken, UiError, UiResult, load_tenant, page, read_form, return_to_or_account, see_other,
+};
+use crate::accounts::sessions;
+use crate::accounts::users::{self, NewUser};
+use crate::audit::actions;
+use crate::error::DomainError;
+use crate::http::form::Form;
+use crate::http::request_meta;
+use crate::http::routes::{self, tenant_path};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "ui/signup.html")]
+struct SignupPage<'a> {
+    tenant_name: &'a str,
+    action: String,
+    login_url: String,
+    csrf_token: &'a str,
+    return_to: &'a str,
+    email: &'a str,
+    name: &'a str,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+fn render(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &entity::tenant::Model,
+    status: StatusCode,
+    form: &Form,
+    errors: Vec<String>,
+) -> UiResult {
+    let csrf = CsrfToken::issue(req, state)?;
+    let body = SignupPage {
+        tenant_name: &tenant.name,
+        action: tenant_path(&tenant.slug, routes::SIGNUP),
+        login_url: tenant_path(&tenant.slug, routes::LOGIN),
+        csrf_token: &csrf.token,
+        return_to: form.text("return_to"),
+        email: form.text("email"),
+        name: form.text("name"),
+        errors,
+        notice: None,
+    }
+    .render()?;
+    Ok(page(status, Some(csrf), body))
+}
+
+async fn signup_tenant(state: &AppState, slug: &str) -> Result<entity::tenant::Model, UiError> {
+    let tenant = load_tenant(state, slug).await?;
+    if !tenant.allow_signup {
+        return Err(UiError::NotFound(format!(
+            "{} does not offer sign-up. Ask your administrator for an account.",
+            tenant.name
+        )));
+    }
+    Ok(tenant)
+}
+
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    let tenant = signup_tenant(&state, &path).await?;
+    let query = Form::parse(req.query_string().as_bytes())?;
+    render(&state, &req, &tenant, StatusCode::OK, &query, vec![])
+}
+
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = signup_tenant(&state, &path).await?;
+    let form = read_form(&req, &state, &body)?;
+    let invalid = |message: String| {
+        render(
+            &state,
+            &req,
+            &tenant,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &form,
+            vec![message],
+        )
+    };
+    if form.text("password") != form.text("password_confirm") {
+        return invalid("The two passwords differ.".into());
+    }
+    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let created = users::create(
+        &state.db,
+        state.now(),
+        &state.hasher,
+        tenant.id,
+        NewUser {
+            email: form.text("email").to_string(),
+            password: Some(form.text("password").to_string()),
+            name: form.get("name").map(str::to_string),
+            email_verified: false,
+            is_admin: false,
+            must_change_password: false,
+        },
+        actions::USER_SIGNUP,
+        None,
+        &meta,
+    )
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(DomainError::Invalid { message, .. }) => return invalid(capitalize(&message)),
+        Err(DomainError::Conflict(message)) => return invalid(capitalize(&message)),
+        Err(e) => return Err(e.into()),
+    };
+    let (token, _) = sessions::create(
+        &state.db,
+        state.now(),
+        &state.keys.session,
+        state.timeouts(),
+        &user,
+        &meta,
+    )
+    .await?;
+    Ok(
+        see_other(&return_to_or_account(&tenant.slug, form.get("return_to")))
+            .cookie(super::session_cookie(state.https(), &tenant.slug, token.0))
+            .finish(),
+    )
+}
+
+/// "enter a valid email" -> "Enter a valid email."
+pub fn capitalize(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
