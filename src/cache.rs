@@ -137,15 +137,17 @@ impl Cache {
     }
 }
 
+type Entries = HashMap<String, (String, DateTime<Utc>)>;
+
 /// In-process entries expire by the injected clock.
 #[derive(Clone)]
 pub struct MemoryCache {
-    entries: Arc<Mutex<HashMap<String, (String, DateTime<Utc>)>>>,
+    entries: Arc<Mutex<Entries>>,
     clock: SharedClock,
 }
 
 impl MemoryCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, DateTime<Utc>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 

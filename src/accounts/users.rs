@@ -37,6 +37,7 @@ const DUPLICATE: &str = "an account with this email address already exists";
 
 /// Create a user (and its audit event, in the same transaction). `action` is
 /// `user.create` (operator) or `user.signup` (self-service).
+#[allow(clippy::too_many_arguments)]
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,

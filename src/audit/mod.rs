@@ -103,7 +103,16 @@ pub fn user_actor(id: Uuid) -> String {
     format!("user:{id}")
 }
 
-fn truncate(mut s: String, max: usize) -> String {
+/// At most `max` bytes, control characters replaced (PostgreSQL refuses NUL in text, and
+/// logs should not carry terminal escapes from user input).
+fn truncate(s: String, max: usize) -> String {
+    let mut s: String = if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect()
+    } else {
+        s
+    };
     if s.len() > max {
         let mut end = max;
         while !s.is_char_boundary(end) {

@@ -1,1 +1,11 @@
-fn main() {}
+//! The one integration-test binary: every test starts a real Plinto on port 0 against a real
+//! database (SQLite by default; PostgreSQL and Redis when `PLINTO_TEST_DATABASE_URL` and
+//! `PLINTO_TEST_REDIS_URL` are set) and drives it over HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+mod accounts;
+mod cli;
+mod input;
+mod ops;

@@ -1,0 +1,343 @@
+//! Test harness: a real server on a fresh port with its own database, and a browser-like
+//! HTTP client with a cookie jar.
+
+use std::net::TcpListener;
+use std::process::Output;
+use std::sync::Arc;
+
+use actix_web::dev::ServerHandle;
+use chrono::Utc;
+use plinto::clock::TestClock;
+use plinto::config::{Config, Secret};
+use plinto::state::AppState;
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use reqwest::{Response, StatusCode};
+use sea_orm::{ConnectionTrait, Database};
+
+pub const ADMIN_EMAIL: &str = "admin@localhost";
+pub const ADMIN_PASSWORD: &str = "bootstrap admin password";
+
+/// A database of its own for one test.
+pub struct TestDb {
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(dir: &std::path::Path) -> Self {
+        match std::env::var("PLINTO_TEST_DATABASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let name = format!("plinto_it_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&base)
+                    .await
+                    .expect("connect to PostgreSQL");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
+                let url = format!("{prefix}/{name}");
+                TestDb {
+                    url,
+                    postgres: Some((base, name)),
+                }
+            }
+            _ => TestDb {
+                url: format!("sqlite://{}?mode=rwc", dir.join("plinto.db").display()),
+                postgres: None,
+            },
+        }
+    }
+
+    /// Run SQL as the PostgreSQL superuser (outside the test's own database).
+    pub async fn admin_sql(&self, sql: &str) {
+        let (base, _) = self.postgres.as_ref().expect("PostgreSQL only");
+        let admin = Database::connect(base).await.unwrap();
+        admin.execute_unprepared(sql).await.unwrap();
+        admin.close().await.unwrap();
+    }
+
+    pub fn pg_name(&self) -> Option<&str> {
+        self.postgres.as_ref().map(|(_, n)| n.as_str())
+    }
+
+    async fn drop(self) {
+        if let Some((base, name)) = self.postgres
+            && let Ok(admin) = Database::connect(&base).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub clock: TestClock,
+    pub state: AppState,
+    pub db: TestDb,
+    pub dir: tempfile::TempDir,
+    pub bootstrap_password: Option<String>,
+    handle: ServerHandle,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Start with the test configuration, changed by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TestDb::new(dir.path()).await;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config {
+            listen: addr.to_string(),
+            public_url: Some(format!("http://{addr}")),
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(Secret(db.url.clone())),
+            database_acquire_timeout_secs: 2,
+            redis_url: std::env::var("PLINTO_TEST_REDIS_URL")
+                .ok()
+                .filter(|u| !u.is_empty())
+                .map(Secret),
+            redis_prefix: format!("plinto-test:{}:", uuid::Uuid::new_v4().simple()),
+            bootstrap_admin_password: Some(Secret(ADMIN_PASSWORD.into())),
+            workers: 2,
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let clock = TestClock::new(Utc::now());
+        let (state, boot) = plinto::server::prepare(config, Arc::new(clock.clone()), true)
+            .await
+            .expect("server prepares");
+        let server = plinto::server::serve(state.clone(), listener).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        TestServer {
+            base: format!("http://{addr}"),
+            clock,
+            state,
+            db,
+            dir,
+            bootstrap_password: boot.and_then(|b| b.one_time_password),
+            handle,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// Run the `plinto` binary against this server's database and data dir.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_plinto"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PLINTO_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(self.dir.path())
+            .arg("--database-url")
+            .arg(&self.db.url)
+            .arg("--data-dir")
+            .arg(self.dir.path())
+            .args(args)
+            .env("PLINTO_PUBLIC_URL", &self.base);
+        cmd.output().unwrap()
+    }
+
+    /// Create a user through the domain service (fast set-up for tests of other things).
+    pub async fn create_user(
+        &self,
+        tenant: &str,
+        email: &str,
+        password: &str,
+    ) -> entity::user::Model {
+        let t = plinto::tenants::find_by_slug(&self.state.db, tenant)
+            .await
+            .unwrap()
+            .unwrap();
+        plinto::accounts::users::create(
+            &self.state.db,
+            self.state.now(),
+            &self.state.hasher,
+            t.id,
+            plinto::accounts::users::NewUser {
+                email: email.into(),
+                password: Some(password.into()),
+                name: None,
+                email_verified: true,
+                is_admin: false,
+                must_change_password: false,
+            },
+            plinto::audit::actions::USER_CREATE,
+            Some("test"),
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn create_tenant(&self, slug: &str, allow_signup: bool) -> entity::tenant::Model {
+        plinto::tenants::create(
+            &self.state.db,
+            self.state.now(),
+            plinto::tenants::NewTenant {
+                slug: slug.into(),
+                name: Some(format!("Tenant {slug}")),
+                allow_signup,
+            },
+            "test",
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    /// The audit actions recorded so far, oldest first.
+    pub async fn audit_actions(&self) -> Vec<(String, String, String)> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        entity::audit_event::Entity::find()
+            .order_by_asc(entity::audit_event::Column::Id)
+            .all(&self.state.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.action, e.actor, e.outcome))
+            .collect()
+    }
+
+    pub async fn user_count(&self) -> u64 {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::user::Entity::find()
+            .count(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop(false).await;
+        self.state.db.clone().close().await.ok();
+        self.db.drop().await;
+    }
+}
+
+pub struct Browser {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The CSRF token of the form on the page at `path`.
+    pub async fn csrf(&self, path: &str) -> String {
+        let res = self.get(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        csrf_of(&res.text().await.unwrap())
+    }
+
+    /// POST a form as typed; no CSRF token is added.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = serde_urlencoded_pairs(fields);
+        self.post_raw(path, body).await
+    }
+
+    /// GET `form_page` for its CSRF token, then POST the fields (and the token) to `action`.
+    pub async fn submit(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let token = self.csrf(form_page).await;
+        let mut all = fields.to_vec();
+        all.push(("csrf_token", &token));
+        self.post(action, &all).await
+    }
+
+    pub async fn login(&self, tenant: &str, email: &str, password: &str) -> Response {
+        let path = format!("/t/{tenant}/login");
+        self.submit(&path, &path, &[("email", email), ("password", password)])
+            .await
+    }
+}
+
+pub fn csrf_of(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF token") + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_string()
+}
+
+pub fn location(res: &Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .expect("a Location header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// x-www-form-urlencoded, as a browser sends it.
+pub fn serde_urlencoded_pairs(fields: &[(&str, &str)]) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, NON_ALPHANUMERIC),
+                utf8_percent_encode(v, NON_ALPHANUMERIC)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The session ids listed on the account page.
+pub fn session_ids(html: &str) -> Vec<String> {
+    html.match_indices("data-session-id=\"")
+        .map(|(i, m)| {
+            let start = i + m.len();
+            let end = html[start..].find('"').unwrap() + start;
+            html[start..end].to_string()
+        })
+        .collect()
+}
+
+/// The id of the session marked "This session" on the account page.
+pub fn current_session_id(html: &str) -> String {
+    let mark = html
+        .find("<strong>This session</strong>")
+        .expect("a current session");
+    let ids = session_ids(&html[..mark]);
+    ids.last().expect("a session row").clone()
+}
