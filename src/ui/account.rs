@@ -15,7 +15,6 @@ use crate::accounts::sessions;
 use crate::accounts::users::{self, PasswordChange};
 use crate::error::DomainError;
 use crate::http::form::Form;
-use crate::http::request_meta;
 use crate::http::routes::{self, session_revoke_path, tenant_path};
 use crate::state::AppState;
 
@@ -188,7 +187,7 @@ pub async fn profile(
         Ok(who) => who,
         Err(redirect) => return Ok(redirect),
     };
-    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let meta = super::meta(&req, &state);
     match users::update_profile(
         &state.db,
         state.now(),
@@ -214,7 +213,7 @@ pub async fn password(
         Ok(who) => who,
         Err(redirect) => return Ok(redirect),
     };
-    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let meta = super::meta(&req, &state);
     let change = PasswordChange {
         current: form.text("current_password"),
         new: form.text("new_password"),
@@ -251,7 +250,7 @@ pub async fn revoke_session(
     let not_found =
         || UiError::NotFound("That session does not exist or has already ended.".into());
     let id = Uuid::parse_str(&session_id).map_err(|_| not_found())?;
-    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let meta = super::meta(&req, &state);
     match sessions::revoke(
         &state.db,
         state.now(),

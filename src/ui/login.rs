@@ -7,9 +7,7 @@ use askama::Template;
 
 use super::{CsrfToken, UiResult, load_tenant, page, read_form, return_to_or_account, see_other};
 use crate::accounts::login::{self, Attempt, Outcome};
-use crate::accounts::sessions;
 use crate::http::form::Form;
-use crate::http::request_meta;
 use crate::http::routes::{self, tenant_path};
 use crate::state::AppState;
 
@@ -96,7 +94,7 @@ pub async fn submit(
     let form = read_form(&req, &state, &body)?;
     let (email, password) = (form.text("email"), form.text("password"));
     let return_to = form.text("return_to");
-    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let meta = super::meta(&req, &state);
     let view = |status, error: String| View {
         status,
         email,
@@ -123,23 +121,12 @@ pub async fn submit(
     .await?;
     let (status, message, retry_after) = match outcome {
         Outcome::Success(user) => {
-            let (token, _) = sessions::create(
-                &state.db,
-                state.now(),
-                &state.keys.session,
-                state.timeouts(),
-                &user,
-                &meta,
-            )
-            .await?;
             let target = if user.must_change_password {
                 tenant_path(&tenant.slug, routes::ACCOUNT)
             } else {
                 return_to_or_account(&tenant.slug, Some(return_to))
             };
-            return Ok(see_other(&target)
-                .cookie(super::session_cookie(state.https(), &tenant.slug, token.0))
-                .finish());
+            return super::sign_in(&state, &tenant, &user, &meta, &target).await;
         }
         Outcome::InvalidCredentials => (
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -6,7 +6,6 @@ use askama::Template;
 
 use super::{CsrfToken, UiResult, current_session, load_tenant, page, read_form};
 use crate::accounts::sessions;
-use crate::http::request_meta;
 use crate::http::routes::{self, tenant_path};
 use crate::state::AppState;
 
@@ -57,7 +56,7 @@ pub async fn submit(
     let tenant = load_tenant(&state, &path).await?;
     read_form(&req, &state, &body)?;
     if let Some((session, user)) = current_session(&req, &state, &tenant).await? {
-        let meta = request_meta(&req, state.config.trust_forwarded_headers);
+        let meta = super::meta(&req, &state);
         sessions::revoke(
             &state.db,
             state.now(),

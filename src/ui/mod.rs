@@ -14,6 +14,7 @@ use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use entity::{session, tenant, user};
 
 use crate::accounts::sessions;
+use crate::audit::RequestMeta;
 use crate::http::csrf;
 use crate::http::form::Form;
 use crate::http::routes::{self, tenant_path};
@@ -90,6 +91,33 @@ pub async fn current_session(
         cookie.value(),
     )
     .await?)
+}
+
+/// Start a session for `user` and send the browser on to `target` with its cookie.
+pub async fn sign_in(
+    state: &AppState,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    meta: &RequestMeta,
+    target: &str,
+) -> UiResult {
+    let (token, _) = sessions::create(
+        &state.db,
+        state.now(),
+        &state.keys.session,
+        state.timeouts(),
+        user,
+        meta,
+    )
+    .await?;
+    Ok(see_other(target)
+        .cookie(session_cookie(state.https(), &tenant.slug, token.0))
+        .finish())
+}
+
+/// Who is asking, as the domain sees it.
+pub fn meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
+    crate::http::request_meta(req, state.config.trust_forwarded_headers)
 }
 
 /// Parse a form body strictly and check its CSRF token.

@@ -4,15 +4,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
 
-use super::{
-    CsrfToken, UiError, UiResult, load_tenant, page, read_form, return_to_or_account, see_other,
-};
-use crate::accounts::sessions;
+use super::{CsrfToken, UiError, UiResult, load_tenant, page, read_form, return_to_or_account};
 use crate::accounts::users::{self, NewUser};
 use crate::audit::actions;
 use crate::error::DomainError;
 use crate::http::form::Form;
-use crate::http::request_meta;
 use crate::http::routes::{self, tenant_path};
 use crate::state::AppState;
 
@@ -96,7 +92,7 @@ pub async fn submit(
     if form.text("password") != form.text("password_confirm") {
         return invalid("The two passwords differ.".into());
     }
-    let meta = request_meta(&req, state.config.trust_forwarded_headers);
+    let meta = super::meta(&req, &state);
     let created = users::create(
         &state.db,
         state.now(),
@@ -121,20 +117,8 @@ pub async fn submit(
         Err(DomainError::Conflict(message)) => return invalid(capitalize(&message)),
         Err(e) => return Err(e.into()),
     };
-    let (token, _) = sessions::create(
-        &state.db,
-        state.now(),
-        &state.keys.session,
-        state.timeouts(),
-        &user,
-        &meta,
-    )
-    .await?;
-    Ok(
-        see_other(&return_to_or_account(&tenant.slug, form.get("return_to")))
-            .cookie(super::session_cookie(state.https(), &tenant.slug, token.0))
-            .finish(),
-    )
+    let target = return_to_or_account(&tenant.slug, form.get("return_to"));
+    super::sign_in(&state, &tenant, &user, &meta, &target).await
 }
 
 /// "enter a valid email" -> "Enter a valid email."

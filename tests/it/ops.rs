@@ -106,6 +106,30 @@ async fn audit_trail_is_append_only() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_runs_in_wal_mode_so_the_cli_can_write_while_serving() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let s = TestServer::start().await;
+    if s.state.db.get_database_backend() != DbBackend::Sqlite {
+        eprintln!("not applicable on PostgreSQL");
+        s.stop().await;
+        return;
+    }
+    let row = s
+        .state
+        .db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA journal_mode",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let mode: String = row.try_get_by_index(0).unwrap();
+    assert_eq!(mode, "wal");
+    s.stop().await;
+}
+
 /// PostgreSQL only: the database refuses connections for a while; requests get 503s (never a
 /// panic or a 500) and the server recovers by itself when the database is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
