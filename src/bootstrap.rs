@@ -24,6 +24,7 @@ pub async fn run(
     now: DateTime<Utc>,
     config: &Config,
     hasher: &Hasher,
+    keys: &crate::crypto::SubKey,
 ) -> DomainResult<Option<Bootstrapped>> {
     if tenants::count(db).await? > 0 {
         return Ok(None);
@@ -32,6 +33,7 @@ pub async fn run(
     let tenant = match tenants::create(
         db,
         now,
+        keys,
         NewTenant {
             slug: DEFAULT_TENANT.into(),
             name: Some("Plinto".into()),

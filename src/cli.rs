@@ -54,6 +54,24 @@ pub enum Command {
     /// Manage users of a tenant
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage a tenant's JWT signing keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Retire the tenant's signing keys and make new ones; the retired keys stay in the JWKS
+    /// for signing_key_retention_secs. Prints {"tenant","active":[…],"retired":[…]}
+    Rotate {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+    },
+    /// List the tenant's published keys as a JSON array
+    List {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -191,6 +209,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             server::ensure_migrated(&state).await?;
             user(cmd, &state).await
         }
+        Command::Keys(cmd) => {
+            let state = server::build_state(config, clock).await?;
+            server::ensure_migrated(&state).await?;
+            keys(cmd, &state).await
+        }
     }
 }
 
@@ -260,6 +283,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
             let t = tenants::create(
                 &state.db,
                 state.now(),
+                &state.keys.signing,
                 NewTenant {
                     slug,
                     name,
@@ -363,6 +387,50 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
             )
             .await?;
             print(json!({ "id": u.id, "sub": u.sub, "email": u.email, "disabled": u.disabled }));
+        }
+    }
+    Ok(())
+}
+
+fn key_json(k: &entity::signing_key::Model) -> Value {
+    json!({
+        "kid": k.kid,
+        "alg": k.alg,
+        "created_at": k.created_at,
+        "retired_at": k.retired_at,
+    })
+}
+
+async fn keys(cmd: KeysCommand, state: &AppState) -> anyhow::Result<()> {
+    match cmd {
+        KeysCommand::Rotate { tenant } => {
+            let t = find_tenant(state, &tenant).await?;
+            let (new, retired) =
+                crate::keys::rotate(&state.db, state.now(), &state.keys.signing, t.id).await?;
+            crate::audit::record(
+                &state.db,
+                state.now(),
+                crate::audit::Event::new(
+                    actions::KEYS_ROTATE,
+                    CLI_ACTOR.into(),
+                    &RequestMeta::cli(),
+                )
+                .tenant(t.id)
+                .target(format!("tenant:{}", t.slug)),
+            )
+            .await?;
+            print(json!({
+                "tenant": t.slug,
+                "active": new.iter().map(key_json).collect::<Vec<_>>(),
+                "retired": retired.iter().map(key_json).collect::<Vec<_>>(),
+            }));
+        }
+        KeysCommand::List { tenant } => {
+            let t = find_tenant(state, &tenant).await?;
+            let retention =
+                chrono::Duration::seconds(state.config.signing_key_retention_secs as i64);
+            let list = crate::keys::published(&state.db, state.now(), t.id, retention).await?;
+            print(Value::Array(list.iter().map(key_json).collect()));
         }
     }
     Ok(())

@@ -90,6 +90,8 @@ pub struct Config {
     pub trust_forwarded_headers: bool,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// How long a retired signing key stays in the JWKS (longer than any token it signed).
+    pub signing_key_retention_secs: u64,
 }
 
 impl Default for Config {
@@ -119,6 +121,7 @@ impl Default for Config {
             argon2_p_cost: 1,
             trust_forwarded_headers: false,
             workers: 0,
+            signing_key_retention_secs: 24 * 3600,
         }
     }
 }

@@ -54,6 +54,11 @@ impl std::fmt::Debug for SubKey {
 }
 
 impl SubKey {
+    /// The key itself, for a library that takes raw key bytes (JWE `dir` encryption).
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// HMAC-SHA256 of `data`, hex: how secrets (session ids, ...) are stored.
     pub fn hash_hex(&self, data: &[u8]) -> String {
         hex::encode(self.mac(data))

@@ -12,6 +12,8 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod keys;
+pub mod oidc;
 pub mod ops;
 pub mod server;
 pub mod state;

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::http::{middleware, routes};
 use crate::state::{AppState, Keys};
-use crate::{db, ops, ui};
+use crate::{db, oidc, ops, ui};
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -90,7 +90,14 @@ pub async fn prepare(
     } else {
         ensure_migrated(&state).await?;
     }
-    let boot = bootstrap::run(&state.db, state.now(), &state.config, &state.hasher).await?;
+    let boot = bootstrap::run(
+        &state.db,
+        state.now(),
+        &state.config,
+        &state.hasher,
+        &state.keys.signing,
+    )
+    .await?;
     Ok((state, boot))
 }
 
@@ -109,7 +116,12 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
             .route(routes::HEALTH, web::get().to(ops::health))
             .route(routes::READY, web::get().to(ops::ready))
             .route(routes::STYLESHEET, web::get().to(ops::stylesheet))
-            .configure(ui::configure)
+            .service(
+                web::scope(routes::TENANT_SCOPE)
+                    .configure(ui::configure)
+                    .configure(oidc::configure)
+                    .default_service(web::to(not_found)),
+            )
             .default_service(web::to(not_found))
     })
     .listen(listener)?

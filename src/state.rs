@@ -20,6 +20,8 @@ pub struct Keys {
     pub session: SubKey,
     /// Signs CSRF tokens.
     pub csrf: SubKey,
+    /// Encrypts signing keys at rest.
+    pub signing: SubKey,
 }
 
 impl Keys {
@@ -27,6 +29,7 @@ impl Keys {
         Self {
             session: master.derive("session"),
             csrf: master.derive("csrf"),
+            signing: master.derive("signing-keys"),
         }
     }
 }

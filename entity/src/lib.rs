@@ -2,5 +2,6 @@
 
 pub mod audit_event;
 pub mod session;
+pub mod signing_key;
 pub mod tenant;
 pub mod user;

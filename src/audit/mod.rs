@@ -35,6 +35,7 @@ pub mod actions {
     pub const PASSWORD_CHANGE: &str = "password.change";
     pub const PROFILE_UPDATE: &str = "profile.update";
     pub const SESSION_REVOKE: &str = "session.revoke";
+    pub const KEYS_ROTATE: &str = "keys.rotate";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

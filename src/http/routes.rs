@@ -16,6 +16,8 @@ pub const ACCOUNT_PROFILE: &str = "/account/profile";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_SESSION_REVOKE: &str = "/account/sessions/{session}/revoke";
 
+pub const JWKS: &str = "/oauth2/jwks";
+
 /// The path of a tenant route, e.g. `tenant_path("acme", LOGIN)` = `/t/acme/login`.
 pub fn tenant_path(slug: &str, route: &str) -> String {
     format!("/t/{slug}{route}")

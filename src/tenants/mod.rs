@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::tenant;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -39,9 +40,12 @@ pub fn validate_slug(slug: &str) -> DomainResult<()> {
     }
 }
 
-pub async fn create(
-    db: &impl ConnectionTrait,
+/// Create a tenant with its signing keys (encrypted under `keys`) and its audit event, in one
+/// transaction.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     now: DateTime<Utc>,
+    keys: &crate::crypto::SubKey,
     input: NewTenant,
     actor: &str,
     meta: &RequestMeta,
@@ -60,6 +64,7 @@ pub async fn create(
             input.slug
         )));
     }
+    let txn = db.begin().await?;
     let model = tenant::ActiveModel {
         id: Set(Uuid::now_v7()),
         slug: Set(input.slug.clone()),
@@ -67,7 +72,7 @@ pub async fn create(
         allow_signup: Set(input.allow_signup),
         created_at: Set(now),
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(|e| match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
@@ -75,14 +80,16 @@ pub async fn create(
         }
         _ => e.into(),
     })?;
+    crate::keys::create_for_tenant(&txn, now, keys, model.id).await?;
     audit::record(
-        db,
+        &txn,
         now,
         audit::Event::new(actions::TENANT_CREATE, actor.to_string(), meta)
             .tenant(model.id)
             .target(format!("tenant:{}", model.slug)),
     )
     .await?;
+    txn.commit().await?;
     Ok(model)
 }
 

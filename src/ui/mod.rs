@@ -24,23 +24,21 @@ pub use error::UiError;
 
 pub type UiResult = Result<HttpResponse, UiError>;
 
+/// The pages' routes, registered inside the tenant scope (`/t/{tenant}`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope(routes::TENANT_SCOPE)
-            .route(routes::LOGIN, web::get().to(login::show))
-            .route(routes::LOGIN, web::post().to(login::submit))
-            .route(routes::SIGNUP, web::get().to(signup::show))
-            .route(routes::SIGNUP, web::post().to(signup::submit))
-            .route(routes::LOGOUT, web::get().to(logout::show))
-            .route(routes::LOGOUT, web::post().to(logout::submit))
-            .route(routes::ACCOUNT, web::get().to(account::show))
-            .route(routes::ACCOUNT_PROFILE, web::post().to(account::profile))
-            .route(routes::ACCOUNT_PASSWORD, web::post().to(account::password))
-            .route(
-                routes::ACCOUNT_SESSION_REVOKE,
-                web::post().to(account::revoke_session),
-            ),
-    );
+    cfg.route(routes::LOGIN, web::get().to(login::show))
+        .route(routes::LOGIN, web::post().to(login::submit))
+        .route(routes::SIGNUP, web::get().to(signup::show))
+        .route(routes::SIGNUP, web::post().to(signup::submit))
+        .route(routes::LOGOUT, web::get().to(logout::show))
+        .route(routes::LOGOUT, web::post().to(logout::submit))
+        .route(routes::ACCOUNT, web::get().to(account::show))
+        .route(routes::ACCOUNT_PROFILE, web::post().to(account::profile))
+        .route(routes::ACCOUNT_PASSWORD, web::post().to(account::password))
+        .route(
+            routes::ACCOUNT_SESSION_REVOKE,
+            web::post().to(account::revoke_session),
+        );
 }
 
 pub async fn load_tenant(state: &AppState, slug: &str) -> Result<tenant::Model, UiError> {

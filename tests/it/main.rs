@@ -8,4 +8,5 @@ mod support;
 mod accounts;
 mod cli;
 mod input;
+mod keys;
 mod ops;

@@ -198,6 +198,7 @@ impl TestServer {
         plinto::tenants::create(
             &self.state.db,
             self.state.now(),
+            &self.state.keys.signing,
             plinto::tenants::NewTenant {
                 slug: slug.into(),
                 name: Some(format!("Tenant {slug}")),

@@ -1,0 +1,244 @@
+//! Per-tenant JWT signing keys: RS256 (the default, as OpenID Connect requires), ES256 and
+//! EdDSA. Created with the tenant; private keys are encrypted at rest (compact JWE, `dir` +
+//! `A256GCM`, under a key derived from the master key); rotation retires the current keys,
+//! which stay in the JWKS for `retention` so that tokens they signed still verify. All
+//! cryptography is josekit's (OpenSSL).
+
+use chrono::{DateTime, Duration, Utc};
+use entity::signing_key;
+use josekit::jwe::{Dir, JweHeader};
+use josekit::jwk::Jwk;
+use josekit::jwk::alg::ed::EdCurve;
+use josekit::jws::{ES256, EdDSA, JwsHeader, JwsSigner, RS256};
+use josekit::jwt::JwtPayload;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::crypto::{self, SubKey};
+use crate::error::{DomainError, DomainResult};
+
+/// Signing algorithms Plinto publishes keys for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl Alg {
+    pub const ALL: [Alg; 3] = [Alg::Rs256, Alg::Es256, Alg::EdDsa];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Alg::Rs256 => "RS256",
+            Alg::Es256 => "ES256",
+            Alg::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+fn jose(e: josekit::JoseError) -> DomainError {
+    DomainError::internal(format!("jose: {e}"))
+}
+
+/// A new key pair as a private JWK (with `kid`, `alg`, `use`).
+fn generate(alg: Alg, kid: &str) -> DomainResult<Jwk> {
+    use josekit::jwk::KeyPair;
+    let mut jwk = match alg {
+        Alg::Rs256 => RS256
+            .generate_key_pair(2048)
+            .map_err(jose)?
+            .to_jwk_key_pair(),
+        Alg::Es256 => ES256.generate_key_pair().map_err(jose)?.to_jwk_key_pair(),
+        Alg::EdDsa => EdDSA
+            .generate_key_pair(EdCurve::Ed25519)
+            .map_err(jose)?
+            .to_jwk_key_pair(),
+    };
+    jwk.set_key_id(kid);
+    jwk.set_algorithm(alg.as_str());
+    jwk.set_key_use("sig");
+    Ok(jwk)
+}
+
+fn encrypt(key: &SubKey, plaintext: &[u8]) -> DomainResult<String> {
+    let mut header = JweHeader::new();
+    header.set_content_encryption("A256GCM");
+    let encrypter = Dir.encrypter_from_bytes(key.bytes()).map_err(jose)?;
+    josekit::jwe::serialize_compact(plaintext, &header, &encrypter).map_err(jose)
+}
+
+fn decrypt(key: &SubKey, jwe: &str) -> DomainResult<Vec<u8>> {
+    let decrypter = Dir.decrypter_from_bytes(key.bytes()).map_err(jose)?;
+    let (plaintext, _) = josekit::jwe::deserialize_compact(jwe, &decrypter).map_err(jose)?;
+    Ok(plaintext)
+}
+
+async fn create(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    enc: &SubKey,
+    tenant_id: Uuid,
+    alg: Alg,
+) -> DomainResult<signing_key::Model> {
+    let kid = crypto::random_token(12)?;
+    let jwk = {
+        let kid = kid.clone();
+        // RSA key generation takes a while: not on the async executor.
+        tokio::task::spawn_blocking(move || generate(alg, &kid))
+            .await
+            .map_err(DomainError::internal)??
+    };
+    // `to_public_key` keeps only the key material: label it again.
+    let mut public = jwk.to_public_key().map_err(jose)?;
+    public.set_key_id(&kid);
+    public.set_algorithm(alg.as_str());
+    public.set_key_use("sig");
+    Ok(signing_key::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant_id),
+        kid: Set(kid),
+        alg: Set(alg.as_str().to_string()),
+        private_jwe: Set(encrypt(enc, jwk.to_string().as_bytes())?),
+        public_jwk: Set(public.to_string()),
+        created_at: Set(now),
+        retired_at: Set(None),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// Give a new tenant one active key per algorithm.
+pub async fn create_for_tenant(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    enc: &SubKey,
+    tenant_id: Uuid,
+) -> DomainResult<Vec<signing_key::Model>> {
+    let mut keys = Vec::with_capacity(Alg::ALL.len());
+    for alg in Alg::ALL {
+        keys.push(create(db, now, enc, tenant_id, alg).await?);
+    }
+    Ok(keys)
+}
+
+/// Retire the tenant's active keys and make new ones, in one transaction. Returns
+/// (new keys, retired keys).
+pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    enc: &SubKey,
+    tenant_id: Uuid,
+) -> DomainResult<(Vec<signing_key::Model>, Vec<signing_key::Model>)> {
+    let txn = db.begin().await?;
+    let retired = active(&txn, tenant_id).await?;
+    signing_key::Entity::update_many()
+        .col_expr(signing_key::Column::RetiredAt, Expr::value(now))
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(signing_key::Column::RetiredAt.is_null())
+        .exec(&txn)
+        .await?;
+    let new = create_for_tenant(&txn, now, enc, tenant_id).await?;
+    txn.commit().await?;
+    Ok((new, retired))
+}
+
+/// The tenant's active keys (one per algorithm).
+pub async fn active(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> DomainResult<Vec<signing_key::Model>> {
+    Ok(signing_key::Entity::find()
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(signing_key::Column::RetiredAt.is_null())
+        .order_by_desc(signing_key::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// Every key still published: the active ones and those retired less than `retention` ago,
+/// newest first.
+pub async fn published(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    retention: Duration,
+) -> DomainResult<Vec<signing_key::Model>> {
+    use sea_orm::Condition;
+    Ok(signing_key::Entity::find()
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(
+            Condition::any()
+                .add(signing_key::Column::RetiredAt.is_null())
+                .add(signing_key::Column::RetiredAt.gt(now - retention)),
+        )
+        .order_by_desc(signing_key::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+/// The JWK Set document (RFC 7517 §5) of the published keys.
+pub fn jwks(keys: &[signing_key::Model]) -> DomainResult<serde_json::Value> {
+    let keys = keys
+        .iter()
+        .map(|k| serde_json::from_str::<serde_json::Value>(&k.public_jwk))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(DomainError::internal)?;
+    Ok(serde_json::json!({ "keys": keys }))
+}
+
+/// Sign `claims` as a JWT with the tenant's active key for `alg`; the header carries `kid`
+/// and `typ`.
+pub async fn sign(
+    db: &impl ConnectionTrait,
+    enc: &SubKey,
+    tenant_id: Uuid,
+    alg: Alg,
+    typ: &str,
+    claims: serde_json::Map<String, serde_json::Value>,
+) -> DomainResult<String> {
+    let key = active(db, tenant_id)
+        .await?
+        .into_iter()
+        .find(|k| k.alg == alg.as_str())
+        .ok_or(DomainError::NotFound("signing key"))?;
+    let jwk = Jwk::from_bytes(decrypt(enc, &key.private_jwe)?).map_err(jose)?;
+    let signer: Box<dyn JwsSigner> = match alg {
+        Alg::Rs256 => Box::new(RS256.signer_from_jwk(&jwk).map_err(jose)?),
+        Alg::Es256 => Box::new(ES256.signer_from_jwk(&jwk).map_err(jose)?),
+        Alg::EdDsa => Box::new(EdDSA.signer_from_jwk(&jwk).map_err(jose)?),
+    };
+    let mut header = JwsHeader::new();
+    header.set_token_type(typ);
+    header.set_key_id(&key.kid);
+    let payload = JwtPayload::from_map(claims).map_err(jose)?;
+    josekit::jwt::encode_with_signer(&payload, &header, signer.as_ref()).map_err(jose)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    #[test]
+    fn private_keys_round_trip_through_encryption_and_fail_under_another_key() {
+        let master = MasterKey::from_base64(&"A".repeat(43)).unwrap();
+        let enc = master.derive("keys");
+        let jwk = generate(Alg::Es256, "k1").unwrap();
+        let sealed = encrypt(&enc, jwk.to_string().as_bytes()).unwrap();
+        assert!(!sealed.contains("\"d\""), "the private key is not in clear");
+        assert_eq!(
+            decrypt(&enc, &sealed).unwrap(),
+            jwk.to_string().into_bytes()
+        );
+        assert!(decrypt(&master.derive("other"), &sealed).is_err());
+    }
+}

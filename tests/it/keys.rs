@@ -1,0 +1,181 @@
+//! Signing keys: created with the tenant, published in the JWKS, encrypted at rest, rotated
+//! by the CLI with the old keys kept until their retention ends.
+
+use chrono::Duration;
+use josekit::jwk::Jwk;
+use josekit::jws::{ES256, EdDSA, RS256};
+use plinto::keys::Alg;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn jwks(s: &TestServer, tenant: &str) -> Vec<Value> {
+    let res = reqwest::get(s.url(&format!("/t/{tenant}/oauth2/jwks")))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/jwk-set+json");
+    let body: Value = res.json().await.unwrap();
+    body["keys"].as_array().unwrap().clone()
+}
+
+/// Verify `jwt` against the published key its header names.
+fn verify(jwt: &str, published: &[Value]) -> Value {
+    let header: Value = {
+        use base64::Engine;
+        let h = jwt.split('.').next().unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let kid = header["kid"].as_str().unwrap();
+    let key = published
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .expect("kid in the JWKS");
+    let jwk = Jwk::from_bytes(key.to_string()).unwrap();
+    let verifier: Box<dyn josekit::jws::JwsVerifier> = match key["alg"].as_str().unwrap() {
+        "RS256" => Box::new(RS256.verifier_from_jwk(&jwk).unwrap()),
+        "ES256" => Box::new(ES256.verifier_from_jwk(&jwk).unwrap()),
+        "EdDSA" => Box::new(EdDSA.verifier_from_jwk(&jwk).unwrap()),
+        other => panic!("unexpected alg {other}"),
+    };
+    let (payload, _) = josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()).unwrap();
+    Value::Object(payload.claims_set().clone())
+}
+
+async fn sign(s: &TestServer, alg: Alg) -> String {
+    let t = plinto::tenants::find_by_slug(&s.state.db, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    let claims = json!({ "iss": s.url("/t/default"), "sub": "someone" });
+    plinto::keys::sign(
+        &s.state.db,
+        &s.state.keys.signing,
+        t.id,
+        alg,
+        "JWT",
+        claims.as_object().unwrap().clone(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_publishes_one_public_key_per_algorithm() {
+    let s = TestServer::start().await;
+    let keys = jwks(&s, "default").await;
+    let mut algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    algs.sort();
+    assert_eq!(algs, ["ES256", "EdDSA", "RS256"]);
+    for k in &keys {
+        assert_eq!(k["use"], "sig");
+        assert!(!k["kid"].as_str().unwrap().is_empty());
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(
+                k.get(private).is_none(),
+                "private parameter {private} published"
+            );
+        }
+    }
+    // Another tenant has keys of its own.
+    s.create_tenant("acme", false).await;
+    let acme = jwks(&s, "acme").await;
+    assert!(
+        acme.iter()
+            .all(|a| keys.iter().all(|k| k["kid"] != a["kid"]))
+    );
+
+    // At rest, private keys are encrypted.
+    use sea_orm::EntityTrait;
+    for k in entity::signing_key::Entity::find()
+        .all(&s.state.db)
+        .await
+        .unwrap()
+    {
+        assert_eq!(k.private_jwe.split('.').count(), 5, "a compact JWE");
+        assert!(!k.private_jwe.contains("\"d\""));
+    }
+
+    let res = reqwest::get(s.url("/t/nope/oauth2/jwks")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_tokens_verify_against_the_jwks_and_survive_a_rotation() {
+    let s = TestServer::start().await;
+    let before = jwks(&s, "default").await;
+    let mut old_tokens = vec![];
+    for alg in Alg::ALL {
+        let jwt = sign(&s, alg).await;
+        assert_eq!(verify(&jwt, &before)["sub"], "someone");
+        old_tokens.push(jwt);
+    }
+
+    let out = s.cli(&["keys", "rotate", "--tenant", "default"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["active"].as_array().unwrap().len(), 3);
+    assert_eq!(rotated["retired"].as_array().unwrap().len(), 3);
+
+    let after = jwks(&s, "default").await;
+    assert_eq!(after.len(), 6, "old keys stay published");
+    for jwt in &old_tokens {
+        verify(jwt, &after);
+    }
+    // New tokens are signed by the new keys.
+    let new_kids: Vec<&str> = rotated["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    let jwt = sign(&s, Alg::Rs256).await;
+    verify(&jwt, &after);
+    assert!(new_kids.iter().any(|k| jwt_kid(&jwt) == *k));
+
+    // Once the retention has passed, only the new keys are published.
+    s.clock.advance(Duration::hours(25));
+    let later = jwks(&s, "default").await;
+    assert_eq!(later.len(), 3);
+    assert!(
+        later
+            .iter()
+            .all(|k| new_kids.contains(&k["kid"].as_str().unwrap()))
+    );
+
+    let list: Value =
+        serde_json::from_slice(&s.cli(&["keys", "list", "--tenant", "default"]).stdout).unwrap();
+    assert!(list.as_array().unwrap().len() >= 3);
+    assert!(
+        s.audit_actions()
+            .await
+            .iter()
+            .any(|(a, actor, _)| a == "keys.rotate" && actor == "cli")
+    );
+    s.stop().await;
+}
+
+fn jwt_kid(jwt: &str) -> String {
+    use base64::Engine;
+    let h = jwt.split('.').next().unwrap();
+    let v: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(h)
+            .unwrap(),
+    )
+    .unwrap();
+    v["kid"].as_str().unwrap().to_string()
+}
