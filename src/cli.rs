@@ -57,6 +57,68 @@ pub enum Command {
     /// Manage a tenant's JWT signing keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage OAuth 2.0 / OpenID Connect clients of a tenant
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreateArgs {
+    #[arg(long, value_name = "SLUG")]
+    pub tenant: String,
+    #[arg(long)]
+    pub name: String,
+    /// A redirect URI, compared exactly (repeat for several)
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    pub redirect_uris: Vec<String>,
+    /// A post-logout redirect URI (repeat for several)
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// authorization_code, refresh_token or client_credentials (repeat; default:
+    /// authorization_code and refresh_token)
+    #[arg(long = "grant-type", value_name = "TYPE")]
+    pub grant_types: Vec<String>,
+    /// client_secret_basic (default), client_secret_post, private_key_jwt or none (public
+    /// client: PKCE required)
+    #[arg(long, value_name = "METHOD")]
+    pub auth_method: Option<String>,
+    /// A scope the client may ask for (repeat; default: openid profile email address
+    /// phone offline_access)
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// A browser origin allowed to call the token, userinfo and JWKS endpoints (repeat)
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
+    /// The client's public keys for private_key_jwt, as a JWK Set in JSON
+    #[arg(long, value_name = "JSON")]
+    pub jwks: Option<String>,
+    /// Where to fetch the client's JWK Set for private_key_jwt
+    #[arg(long, value_name = "URL")]
+    pub jwks_uri: Option<String>,
+    /// RS256 (default), ES256 or EdDSA
+    #[arg(long, value_name = "ALG")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// First-party client: users are not asked for consent
+    #[arg(long)]
+    pub skip_consent: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints {"client_id","client_secret"} (no secret for auth method
+    /// none or private_key_jwt). The secret is shown only here.
+    Create(Box<ClientCreateArgs>),
+    /// List the tenant's clients as a JSON array (no secrets)
+    List {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+    },
+    /// Delete a client; prints {"client_id","deleted":true}
+    Delete {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        client_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +275,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let state = server::build_state(config, clock).await?;
             server::ensure_migrated(&state).await?;
             keys(cmd, &state).await
+        }
+        Command::Client(cmd) => {
+            let state = server::build_state(config, clock).await?;
+            server::ensure_migrated(&state).await?;
+            client(cmd, &state).await
         }
     }
 }
@@ -431,6 +498,94 @@ async fn keys(cmd: KeysCommand, state: &AppState) -> anyhow::Result<()> {
                 chrono::Duration::seconds(state.config.signing_key_retention_secs as i64);
             let list = crate::keys::published(&state.db, state.now(), t.id, retention).await?;
             print(Value::Array(list.iter().map(key_json).collect()));
+        }
+    }
+    Ok(())
+}
+
+async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
+    use crate::clients::{self, NewClient};
+    match cmd {
+        ClientCommand::Create(args) => {
+            let ClientCreateArgs {
+                tenant,
+                name,
+                redirect_uris,
+                post_logout_redirect_uris,
+                grant_types,
+                auth_method,
+                scopes,
+                cors_origins,
+                jwks,
+                jwks_uri,
+                id_token_signed_response_alg,
+                skip_consent,
+            } = *args;
+            let t = find_tenant(state, &tenant).await?;
+            let created = clients::create(
+                &state.db,
+                state.now(),
+                &state.keys.client_secret,
+                t.id,
+                NewClient {
+                    name,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    grant_types,
+                    auth_method,
+                    scopes,
+                    cors_origins,
+                    jwks,
+                    jwks_uri,
+                    id_token_signed_response_alg,
+                    skip_consent,
+                },
+                CLI_ACTOR,
+                &RequestMeta::cli(),
+            )
+            .await?;
+            let mut out = json!({ "client_id": created.client.client_id });
+            if let Some(secret) = created.secret {
+                out["client_secret"] = Value::String(secret);
+            }
+            print(out);
+        }
+        ClientCommand::List { tenant } => {
+            let t = find_tenant(state, &tenant).await?;
+            let list: Vec<Value> = clients::list_for_tenant(&state.db, t.id)
+                .await?
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "client_id": c.client_id,
+                        "name": c.name,
+                        "auth_method": c.auth_method,
+                        "redirect_uris": clients::list(&c.redirect_uris),
+                        "post_logout_redirect_uris": clients::list(&c.post_logout_redirect_uris),
+                        "grant_types": clients::list(&c.grant_types),
+                        "scopes": clients::list(&c.scopes),
+                        "cors_origins": clients::list(&c.cors_origins),
+                        "jwks_uri": c.jwks_uri,
+                        "id_token_signed_response_alg": c.id_token_signed_response_alg,
+                        "skip_consent": c.skip_consent,
+                        "created_at": c.created_at,
+                    })
+                })
+                .collect();
+            print(Value::Array(list));
+        }
+        ClientCommand::Delete { tenant, client_id } => {
+            let t = find_tenant(state, &tenant).await?;
+            clients::delete(
+                &state.db,
+                state.now(),
+                t.id,
+                &client_id,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
+            )
+            .await?;
+            print(json!({ "client_id": client_id, "deleted": true }));
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bootstrap;
 pub mod cache;
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -22,6 +22,8 @@ pub struct Keys {
     pub csrf: SubKey,
     /// Encrypts signing keys at rest.
     pub signing: SubKey,
+    /// Keyed hash of client secrets.
+    pub client_secret: SubKey,
 }
 
 impl Keys {
@@ -30,6 +32,7 @@ impl Keys {
             session: master.derive("session"),
             csrf: master.derive("csrf"),
             signing: master.derive("signing-keys"),
+            client_secret: master.derive("client-secret"),
         }
     }
 }

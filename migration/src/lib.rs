@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_foundation;
 mod m20261122_000002_signing_keys;
+mod m20261122_000003_clients;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_signing_keys::Migration),
+            Box::new(m20261122_000003_clients::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod support;
 
 mod accounts;
 mod cli;
+mod clients;
 mod input;
 mod keys;
 mod ops;

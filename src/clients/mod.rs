@@ -1,0 +1,412 @@
+//! OAuth 2.0 / OpenID Connect clients of a tenant: registration rules, secrets and lookup.
+//!
+//! Secrets are 256 random bits, shown once, and stored as HMAC-SHA256 under a key derived from
+//! the master key: a fast keyed hash, not a password hash, since a random secret needs no
+//! stretching and the token endpoint must not be hash-bound. Comparison is constant-time.
+
+use chrono::{DateTime, Utc};
+use entity::client;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
+};
+use url::Url;
+use uuid::Uuid;
+
+use crate::audit::{self, RequestMeta};
+use crate::crypto::{self, SubKey};
+use crate::error::{DomainError, DomainResult};
+use crate::keys::Alg;
+
+pub const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+pub const DEFAULT_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token"];
+pub const AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "none",
+];
+pub const DEFAULT_AUTH_METHOD: &str = "client_secret_basic";
+/// What a client may ask for unless registered with fewer.
+pub const DEFAULT_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
+
+pub const ACTION_CREATE: &str = "client.create";
+pub const ACTION_DELETE: &str = "client.delete";
+
+#[derive(Clone, Debug, Default)]
+pub struct NewClient {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Empty: the defaults.
+    pub grant_types: Vec<String>,
+    pub auth_method: Option<String>,
+    /// Empty: the defaults.
+    pub scopes: Vec<String>,
+    pub cors_origins: Vec<String>,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub skip_consent: bool,
+}
+
+/// A new client and, for confidential clients with a shared secret, that secret (shown once).
+pub struct Created {
+    pub client: client::Model,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Created {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Created")
+            .field("client", &self.client)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> DomainError {
+    DomainError::invalid(field, message)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    matches!(
+        url.host_str(),
+        Some("localhost") | Some("127.0.0.1") | Some("[::1]")
+    )
+}
+
+/// A redirect URI per RFC 6749 §3.1.2 and RFC 8252: absolute, no fragment; https, or http on
+/// a loopback host, or a private-use scheme of reverse-domain form (`com.example.app:/cb`).
+pub fn check_redirect_uri(field: &'static str, raw: &str) -> DomainResult<()> {
+    let url =
+        Url::parse(raw).map_err(|_| invalid(field, format!("{raw:?} is not an absolute URI")))?;
+    if url.fragment().is_some() || raw.contains('#') {
+        return Err(invalid(field, format!("{raw:?} must not have a fragment")));
+    }
+    let ok = match url.scheme() {
+        "https" => url.host_str().is_some(),
+        "http" => is_loopback(&url),
+        scheme => scheme.contains('.'),
+    };
+    if !ok {
+        return Err(invalid(
+            field,
+            format!(
+                "{raw:?} must use https, http on a loopback host, or a reverse-domain private scheme"
+            ),
+        ));
+    }
+    if raw.len() > 2000 {
+        return Err(invalid(field, "a URI has at most 2000 characters"));
+    }
+    Ok(())
+}
+
+/// A scope token per RFC 6749 §3.3.
+fn check_scope(s: &str) -> DomainResult<()> {
+    let ok = !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "scope",
+            format!("{s:?} is not a valid scope token"),
+        ))
+    }
+}
+
+/// A CORS origin: `scheme://host[:port]`, nothing more.
+fn check_origin(s: &str) -> DomainResult<()> {
+    let url =
+        Url::parse(s).map_err(|_| invalid("cors_origin", format!("{s:?} is not an origin")))?;
+    let ok = matches!(url.scheme(), "https" | "http")
+        && url.host_str().is_some()
+        && url.path() == "/"
+        && !s.ends_with('/')
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            "cors_origin",
+            format!("{s:?} is not an origin like https://app.example.com"),
+        ))
+    }
+}
+
+fn dedup(v: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(v.len());
+    for s in v {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out
+}
+
+fn json_list(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+/// The list stored in a JSON column.
+pub fn list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+/// Validate, then store the client and its audit event. Returns the secret once.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    secret_key: &SubKey,
+    tenant_id: Uuid,
+    input: NewClient,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<Created> {
+    let name = input.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(invalid("name", "use 1 to 200 printable characters"));
+    }
+    let auth_method = input
+        .auth_method
+        .unwrap_or_else(|| DEFAULT_AUTH_METHOD.to_string());
+    if !AUTH_METHODS.contains(&auth_method.as_str()) {
+        return Err(invalid(
+            "auth_method",
+            format!("{auth_method:?} is not one of {}", AUTH_METHODS.join(", ")),
+        ));
+    }
+    let grant_types = if input.grant_types.is_empty() {
+        DEFAULT_GRANT_TYPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        dedup(input.grant_types)
+    };
+    for g in &grant_types {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(invalid(
+                "grant_type",
+                format!("{g:?} is not one of {}", GRANT_TYPES.join(", ")),
+            ));
+        }
+    }
+    if auth_method == "none" && grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(invalid(
+            "grant_type",
+            "a public client (auth method none) cannot use client_credentials",
+        ));
+    }
+    let redirect_uris = dedup(input.redirect_uris);
+    for uri in &redirect_uris {
+        check_redirect_uri("redirect_uri", uri)?;
+    }
+    if grant_types.iter().any(|g| g == "authorization_code") && redirect_uris.is_empty() {
+        return Err(invalid(
+            "redirect_uri",
+            "the authorization_code grant needs at least one redirect URI",
+        ));
+    }
+    let post_logout = dedup(input.post_logout_redirect_uris);
+    for uri in &post_logout {
+        check_redirect_uri("post_logout_redirect_uri", uri)?;
+    }
+    let scopes = if input.scopes.is_empty() {
+        DEFAULT_SCOPES.iter().map(|s| s.to_string()).collect()
+    } else {
+        dedup(input.scopes)
+    };
+    for s in &scopes {
+        check_scope(s)?;
+    }
+    let cors = dedup(input.cors_origins);
+    for o in &cors {
+        check_origin(o)?;
+    }
+    if let Some(uri) = &input.jwks_uri {
+        let url = Url::parse(uri).map_err(|_| invalid("jwks_uri", "not an absolute URI"))?;
+        if url.scheme() != "https" && !(url.scheme() == "http" && is_loopback(&url)) {
+            return Err(invalid("jwks_uri", "must use https"));
+        }
+    }
+    if let Some(jwks) = &input.jwks {
+        let v: serde_json::Value =
+            serde_json::from_str(jwks).map_err(|_| invalid("jwks", "not valid JSON"))?;
+        if !v["keys"].is_array() {
+            return Err(invalid("jwks", "a JWK Set needs a \"keys\" array"));
+        }
+    }
+    if input.jwks.is_some() && input.jwks_uri.is_some() {
+        return Err(invalid("jwks", "give jwks or jwks_uri, not both"));
+    }
+    if auth_method == "private_key_jwt" && input.jwks.is_none() && input.jwks_uri.is_none() {
+        return Err(invalid(
+            "jwks",
+            "private_key_jwt needs the client's jwks or jwks_uri",
+        ));
+    }
+    let alg = input
+        .id_token_signed_response_alg
+        .unwrap_or_else(|| Alg::Rs256.as_str().to_string());
+    if Alg::parse(&alg).is_none() {
+        return Err(invalid(
+            "id_token_signed_response_alg",
+            format!("{alg:?} is not one of RS256, ES256, EdDSA"),
+        ));
+    }
+
+    let secret = matches!(
+        auth_method.as_str(),
+        "client_secret_basic" | "client_secret_post"
+    )
+    .then(|| crypto::random_token(32))
+    .transpose()?;
+    let txn = db.begin().await?;
+    let model = client::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant_id),
+        client_id: Set(crypto::random_token(16)?),
+        name: Set(name),
+        secret_hash: Set(secret.as_ref().map(|s| secret_key.hash_hex(s.as_bytes()))),
+        auth_method: Set(auth_method),
+        redirect_uris: Set(json_list(&redirect_uris)),
+        post_logout_redirect_uris: Set(json_list(&post_logout)),
+        grant_types: Set(json_list(&grant_types)),
+        scopes: Set(json_list(&scopes)),
+        cors_origins: Set(json_list(&cors)),
+        jwks: Set(input.jwks),
+        jwks_uri: Set(input.jwks_uri),
+        id_token_signed_response_alg: Set(alg),
+        skip_consent: Set(input.skip_consent),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(ACTION_CREATE, actor.to_string(), meta)
+            .tenant(tenant_id)
+            .target(format!("client:{}", model.client_id)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Created {
+        client: model,
+        secret,
+    })
+}
+
+pub async fn find(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    client_id: &str,
+) -> DomainResult<Option<client::Model>> {
+    Ok(client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .one(db)
+        .await?)
+}
+
+pub async fn list_for_tenant(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+) -> DomainResult<Vec<client::Model>> {
+    Ok(client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant_id))
+        .order_by_asc(client::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    client_id: &str,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    let txn = db.begin().await?;
+    let result = client::Entity::delete_many()
+        .filter(client::Column::TenantId.eq(tenant_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(DomainError::NotFound("client"));
+    }
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(ACTION_DELETE, actor.to_string(), meta)
+            .tenant(tenant_id)
+            .target(format!("client:{client_id}")),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Whether `presented` is the client's secret (constant-time).
+pub fn verify_secret(secret_key: &SubKey, client: &client::Model, presented: &str) -> bool {
+    match &client.secret_hash {
+        Some(stored) => crypto::ct_eq(
+            secret_key.hash_hex(presented.as_bytes()).as_bytes(),
+            stored.as_bytes(),
+        ),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris() {
+        for ok in [
+            "https://app.example.com/cb",
+            "https://app.example.com/cb?x=1",
+            "http://localhost:3000/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:8080/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(check_redirect_uri("redirect_uri", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/relative",
+            "http://app.example.com/cb",
+            "https://app.example.com/cb#frag",
+            "javascript:alert(1)",
+            "myapp:/cb",
+            "not a uri",
+        ] {
+            assert!(check_redirect_uri("redirect_uri", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_and_origins() {
+        assert!(check_scope("openid").is_ok());
+        assert!(check_scope("read:all").is_ok());
+        assert!(check_scope("has space").is_err());
+        assert!(check_scope("quote\"").is_err());
+        assert!(check_origin("https://app.example.com").is_ok());
+        assert!(check_origin("http://localhost:3000").is_ok());
+        assert!(check_origin("https://app.example.com/").is_err());
+        assert!(check_origin("https://app.example.com/path").is_err());
+    }
+}
