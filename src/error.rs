@@ -50,19 +50,31 @@ impl From<DbErr> for DomainError {
     }
 }
 
+/// Whether a failed query failed because the database could not be reached (a 503 that a
+/// retry may fix) rather than because of the query: decided on the driver's error kind and
+/// SQLSTATE, not on message text.
 fn is_connection_error(e: &sea_orm::RuntimeErr) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    [
-        "connection",
-        "broken pipe",
-        "io error",
-        "pool timed out",
-        "database is locked",
-        "terminating connection",
-        "not currently accepting connections",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+    use sea_orm::sqlx::Error as Sqlx;
+    let sea_orm::RuntimeErr::SqlxError(e) = e else {
+        return false;
+    };
+    match e.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: class 08 (connection exception), 57P0x (server shutting down,
+            // connection terminated, cannot connect now). SQLite: BUSY (5) and LOCKED (6),
+            // possibly as extended codes.
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.parse::<u32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+        }),
+        _ => false,
+    }
 }
 
 impl From<crate::cache::CacheError> for DomainError {
