@@ -187,6 +187,15 @@ impl MemoryCache {
     }
 }
 
+/// INCR and EXPIRE in one atomic step (its SHA1 is computed once).
+static INCR_WITH_TTL: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        "local n = redis.call('INCR', KEYS[1]) \
+         if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
+         return n",
+    )
+});
+
 #[derive(Clone)]
 pub struct RedisCache {
     manager: ConnectionManager,
@@ -199,14 +208,8 @@ impl RedisCache {
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<u64, CacheError> {
-        // INCR and EXPIRE in one atomic step.
-        let script = redis::Script::new(
-            "local n = redis.call('INCR', KEYS[1]) \
-             if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
-             return n",
-        );
         let mut conn = self.manager.clone();
-        let n: u64 = script
+        let n: u64 = INCR_WITH_TTL
             .key(self.key(key))
             .arg(ttl.as_secs().max(1))
             .invoke_async(&mut conn)

@@ -261,27 +261,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("database is up to date");
             Ok(())
         }
-        Command::Tenant(cmd) => {
-            let state = server::build_state(config, clock).await?;
-            server::ensure_migrated(&state).await?;
-            tenant(cmd, &state).await
-        }
-        Command::User(cmd) => {
-            let state = server::build_state(config, clock).await?;
-            server::ensure_migrated(&state).await?;
-            user(cmd, &state).await
-        }
-        Command::Keys(cmd) => {
-            let state = server::build_state(config, clock).await?;
-            server::ensure_migrated(&state).await?;
-            keys(cmd, &state).await
-        }
-        Command::Client(cmd) => {
-            let state = server::build_state(config, clock).await?;
-            server::ensure_migrated(&state).await?;
-            client(cmd, &state).await
-        }
+        Command::Tenant(cmd) => tenant(cmd, &ready_state(config, clock).await?).await,
+        Command::User(cmd) => user(cmd, &ready_state(config, clock).await?).await,
+        Command::Keys(cmd) => keys(cmd, &ready_state(config, clock).await?).await,
+        Command::Client(cmd) => client(cmd, &ready_state(config, clock).await?).await,
     }
+}
+
+/// The state for an operator command, on a database whose schema is up to date.
+async fn ready_state(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let state = server::build_state(config, clock).await?;
+    server::ensure_migrated(&state).await?;
+    Ok(state)
 }
 
 async fn serve(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::audit::{self, RequestMeta, actions};
+use crate::audit::{self, RequestMeta};
 use crate::crypto::{self, SubKey};
 use crate::error::{DomainError, DomainResult};
 
@@ -162,8 +162,3 @@ pub async fn revoke_all(
     }
     Ok(query.exec(db).await?.rows_affected)
 }
-
-/// The audit action of a user ending one of their sessions from the account page.
-pub const REVOKED_BY_USER: &str = actions::SESSION_REVOKE;
-/// The audit action of a user signing out.
-pub const LOGGED_OUT: &str = actions::LOGOUT;

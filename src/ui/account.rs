@@ -6,10 +6,9 @@ use askama::Template;
 use entity::{session, tenant, user};
 use uuid::Uuid;
 
-use super::signup::capitalize;
 use super::{
-    CsrfToken, UiError, UiResult, current_session, load_tenant, page, read_form, removal_cookie,
-    see_other,
+    CsrfToken, UiError, UiResult, capitalize, current_session, load_tenant, page, read_form,
+    removal_cookie, see_other,
 };
 use crate::accounts::sessions;
 use crate::accounts::users::{self, PasswordChange};
@@ -256,7 +255,7 @@ pub async fn revoke_session(
         state.now(),
         &who.user,
         id,
-        sessions::REVOKED_BY_USER,
+        crate::audit::actions::SESSION_REVOKE,
         &meta,
     )
     .await

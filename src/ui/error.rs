@@ -32,18 +32,13 @@ impl UiError {
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
-    request_id: Option<&'a str>,
 }
 
 /// Render the error page.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    let body = ErrorPage {
-        title,
-        message,
-        request_id: None,
-    }
-    .render()
-    .unwrap_or_else(|_| format!("{title}: {message}"));
+    let body = ErrorPage { title, message }
+        .render()
+        .unwrap_or_else(|_| format!("{title}: {message}"));
     let mut res = HttpResponse::build(status)
         .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

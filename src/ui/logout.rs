@@ -62,7 +62,7 @@ pub async fn submit(
             state.now(),
             &user,
             session.id,
-            sessions::LOGGED_OUT,
+            crate::audit::actions::LOGOUT,
             &meta,
         )
         .await?;

@@ -182,6 +182,19 @@ pub fn safe_return_to(slug: &str, raw: &str) -> Option<String> {
     ok.then(|| raw.to_string())
 }
 
+/// "enter a valid email" -> "Enter a valid email."
+pub fn capitalize(message: &str) -> String {
+    let mut chars = message.chars();
+    let mut out: String = match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,23 +113,10 @@ pub async fn submit(
     .await;
     let user = match created {
         Ok(user) => user,
-        Err(DomainError::Invalid { message, .. }) => return invalid(capitalize(&message)),
-        Err(DomainError::Conflict(message)) => return invalid(capitalize(&message)),
+        Err(DomainError::Invalid { message, .. }) => return invalid(super::capitalize(&message)),
+        Err(DomainError::Conflict(message)) => return invalid(super::capitalize(&message)),
         Err(e) => return Err(e.into()),
     };
     let target = return_to_or_account(&tenant.slug, form.get("return_to"));
     super::sign_in(&state, &tenant, &user, &meta, &target).await
-}
-
-/// "enter a valid email" -> "Enter a valid email."
-pub fn capitalize(message: &str) -> String {
-    let mut chars = message.chars();
-    let mut out: String = match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    };
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
 }

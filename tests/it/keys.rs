@@ -22,20 +22,10 @@ async fn jwks(s: &TestServer, tenant: &str) -> Vec<Value> {
 
 /// Verify `jwt` against the published key its header names.
 fn verify(jwt: &str, published: &[Value]) -> Value {
-    let header: Value = {
-        use base64::Engine;
-        let h = jwt.split('.').next().unwrap();
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .unwrap(),
-        )
-        .unwrap()
-    };
-    let kid = header["kid"].as_str().unwrap();
+    let kid = jwt_kid(jwt);
     let key = published
         .iter()
-        .find(|k| k["kid"] == kid)
+        .find(|k| k["kid"] == kid.as_str())
         .expect("kid in the JWKS");
     let jwk = Jwk::from_bytes(key.to_string()).unwrap();
     let verifier: Box<dyn josekit::jws::JwsVerifier> = match key["alg"].as_str().unwrap() {
