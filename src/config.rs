@@ -92,6 +92,14 @@ pub struct Config {
     pub workers: usize,
     /// How long a retired signing key stays in the JWKS (longer than any token it signed).
     pub signing_key_retention_secs: u64,
+    /// Lifetime of access tokens (JWT, RFC 9068).
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of ID tokens.
+    pub id_token_ttl_secs: u64,
+    /// Lifetime of authorization codes (single use).
+    pub authorization_code_ttl_secs: u64,
+    /// Lifetime of a refresh token; each rotation issues a fresh one.
+    pub refresh_token_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -122,6 +130,10 @@ impl Default for Config {
             trust_forwarded_headers: false,
             workers: 0,
             signing_key_retention_secs: 24 * 3600,
+            access_token_ttl_secs: 600,
+            id_token_ttl_secs: 3600,
+            authorization_code_ttl_secs: 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
         }
     }
 }
@@ -269,6 +281,25 @@ impl Config {
         if self.login_max_failures == 0 || self.login_ip_max_failures == 0 {
             return Err(ConfigError::Invalid(
                 "login failure limits must be greater than 0".into(),
+            ));
+        }
+        if [
+            self.access_token_ttl_secs,
+            self.id_token_ttl_secs,
+            self.authorization_code_ttl_secs,
+            self.refresh_token_ttl_secs,
+        ]
+        .contains(&0)
+        {
+            return Err(ConfigError::Invalid(
+                "token lifetimes must be greater than 0".into(),
+            ));
+        }
+        if self.signing_key_retention_secs < self.access_token_ttl_secs.max(self.id_token_ttl_secs)
+        {
+            return Err(ConfigError::Invalid(
+                "signing_key_retention_secs must be at least the access and ID token lifetimes"
+                    .into(),
             ));
         }
         argon2::Params::new(

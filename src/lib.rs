@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod oidc;

@@ -62,7 +62,21 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         clock,
         keys: Keys::derive(&master),
         hasher,
+        key_cache: Default::default(),
+        http: outgoing_http()?,
     })
+}
+
+/// The client for outgoing requests: short timeouts, no redirects, rustls with ring.
+fn outgoing_http() -> anyhow::Result<reqwest::Client> {
+    // One process-wide crypto provider; a second install (tests) is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("plinto/", env!("CARGO_PKG_VERSION")))
+        .build()?)
 }
 
 /// Refuse to work on a database whose schema is behind this binary.
@@ -116,6 +130,10 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
             .route(routes::HEALTH, web::get().to(ops::health))
             .route(routes::READY, web::get().to(ops::ready))
             .route(routes::STYLESHEET, web::get().to(ops::stylesheet))
+            .route(
+                routes::OAUTH_METADATA_ROOT,
+                web::get().to(oidc::discovery::get),
+            )
             .service(
                 web::scope(routes::TENANT_SCOPE)
                     .configure(ui::configure)

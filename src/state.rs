@@ -13,6 +13,7 @@ use crate::cache::Cache;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{MasterKey, SubKey};
+use crate::keys::KeyCache;
 
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -24,6 +25,8 @@ pub struct Keys {
     pub signing: SubKey,
     /// Keyed hash of client secrets.
     pub client_secret: SubKey,
+    /// Keyed hash of authorization codes and refresh tokens.
+    pub tokens: SubKey,
 }
 
 impl Keys {
@@ -33,6 +36,7 @@ impl Keys {
             csrf: master.derive("csrf"),
             signing: master.derive("signing-keys"),
             client_secret: master.derive("client-secret"),
+            tokens: master.derive("oauth-tokens"),
         }
     }
 }
@@ -45,6 +49,10 @@ pub struct AppState {
     pub clock: SharedClock,
     pub keys: Keys,
     pub hasher: Hasher,
+    /// Decrypted signing keys, parsed verification keys.
+    pub key_cache: KeyCache,
+    /// Outgoing HTTP (clients' `jwks_uri`).
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -70,5 +78,10 @@ impl AppState {
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
+    }
+
+    /// How long retired signing keys still verify.
+    pub fn key_retention(&self) -> Duration {
+        Duration::seconds(self.config.signing_key_retention_secs as i64)
     }
 }

@@ -1,7 +1,12 @@
 //! SeaORM entities of Plinto. Entities only: no behaviour lives here.
 
 pub mod audit_event;
+pub mod authorization_code;
 pub mod client;
+pub mod consent;
+pub mod grant;
+pub mod refresh_token;
+pub mod revoked_token;
 pub mod session;
 pub mod signing_key;
 pub mod tenant;

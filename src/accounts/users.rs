@@ -110,6 +110,19 @@ pub async fn find_by_email(
         .await?)
 }
 
+/// By the `sub` claim Plinto gives the user.
+pub async fn find_by_sub(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    sub: &str,
+) -> DomainResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Sub.eq(sub))
+        .one(db)
+        .await?)
+}
+
 pub async fn find(
     db: &impl ConnectionTrait,
     tenant_id: Uuid,

@@ -19,11 +19,16 @@ pub enum FormError {
 }
 
 #[derive(Debug, Default)]
-pub struct Form(HashMap<String, String>);
+pub struct Form {
+    fields: HashMap<String, String>,
+    /// The first field name that came more than once (the first value is kept).
+    repeated: Option<String>,
+}
 
 impl Form {
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         let mut map = HashMap::new();
+        let mut repeated = None;
         for (n, pair) in body.split(|&b| b == b'&').enumerate() {
             if pair.is_empty() {
                 continue;
@@ -40,13 +45,36 @@ impl Form {
             if value.len() > MAX_VALUE_BYTES {
                 return Err(FormError::TooLong);
             }
-            map.entry(key).or_insert(value);
+            if map.contains_key(&key) {
+                repeated.get_or_insert(key);
+            } else {
+                map.insert(key, value);
+            }
         }
-        Ok(Self(map))
+        Ok(Self {
+            fields: map,
+            repeated,
+        })
+    }
+
+    /// A field name given more than once; OAuth requests must not repeat parameters
+    /// (RFC 6749 §3.1, §3.2).
+    pub fn repeated(&self) -> Option<&str> {
+        self.repeated.as_deref()
+    }
+
+    /// Every field, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The field if present and not empty (OAuth treats empty parameters as absent).
+    pub fn opt(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|v| !v.is_empty())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(String::as_str)
+        self.fields.get(key).map(String::as_str)
     }
 
     /// The field, or "" when absent.

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every surface: route paths, request ids, security headers, CSRF,
 //! strict form parsing and client metadata.
 
+pub mod cors;
 pub mod csrf;
 pub mod form;
 pub mod middleware;

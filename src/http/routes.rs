@@ -16,7 +16,20 @@ pub const ACCOUNT_PROFILE: &str = "/account/profile";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_SESSION_REVOKE: &str = "/account/sessions/{session}/revoke";
 
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+/// RFC 8414 metadata below the issuer (also served at the RFC 8414 §3 location,
+/// [`OAUTH_METADATA_ROOT`]).
+pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+/// RFC 8414 §3: the well-known segment goes between the host and the issuer's path.
+pub const OAUTH_METADATA_ROOT: &str = "/.well-known/oauth-authorization-server/t/{tenant}";
+pub const AUTHORIZE: &str = "/oauth2/authorize";
+pub const CONSENT: &str = "/oauth2/consent";
+pub const TOKEN: &str = "/oauth2/token";
+pub const USERINFO: &str = "/oauth2/userinfo";
 pub const JWKS: &str = "/oauth2/jwks";
+pub const INTROSPECT: &str = "/oauth2/introspect";
+pub const REVOKE: &str = "/oauth2/revoke";
+pub const END_SESSION: &str = "/oauth2/logout";
 
 /// The path of a tenant route, e.g. `tenant_path("acme", LOGIN)` = `/t/acme/login`.
 pub fn tenant_path(slug: &str, route: &str) -> String {

@@ -4,12 +4,15 @@
 //! which stay in the JWKS for `retention` so that tokens they signed still verify. All
 //! cryptography is josekit's (OpenSSL).
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use chrono::{DateTime, Duration, Utc};
 use entity::signing_key;
 use josekit::jwe::{Dir, JweHeader};
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ed::EdCurve;
-use josekit::jws::{ES256, EdDSA, JwsHeader, JwsSigner, RS256};
+use josekit::jws::{ES256, EdDSA, JwsHeader, JwsSigner, JwsVerifier, RS256};
 use josekit::jwt::JwtPayload;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -195,32 +198,146 @@ pub fn jwks(keys: &[signing_key::Model]) -> DomainResult<serde_json::Value> {
     Ok(serde_json::json!({ "keys": keys }))
 }
 
+/// Decrypted signers and parsed verifiers, by key row id. Keys never change once written,
+/// so entries never go stale; a retired key simply stops being asked for.
+#[derive(Clone, Default)]
+pub struct KeyCache {
+    signers: Arc<RwLock<HashMap<Uuid, Arc<dyn JwsSigner>>>>,
+    verifiers: Arc<RwLock<HashMap<Uuid, Arc<dyn JwsVerifier>>>>,
+}
+
+impl std::fmt::Debug for KeyCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("KeyCache")
+    }
+}
+
+fn signer_for(alg: Alg, jwk: &Jwk) -> DomainResult<Arc<dyn JwsSigner>> {
+    Ok(match alg {
+        Alg::Rs256 => Arc::new(RS256.signer_from_jwk(jwk).map_err(jose)?),
+        Alg::Es256 => Arc::new(ES256.signer_from_jwk(jwk).map_err(jose)?),
+        Alg::EdDsa => Arc::new(EdDSA.signer_from_jwk(jwk).map_err(jose)?),
+    })
+}
+
+/// A verifier for a public JWK of one of the algorithms Plinto knows (also used for clients'
+/// keys in `private_key_jwt`). `None` for any other algorithm.
+pub fn verifier_for(alg: &str, jwk: &Jwk) -> Option<Arc<dyn JwsVerifier>> {
+    use josekit::jws::{ES384, PS256, RS384, RS512};
+    let v: Arc<dyn JwsVerifier> = match alg {
+        "RS256" => Arc::new(RS256.verifier_from_jwk(jwk).ok()?),
+        "RS384" => Arc::new(RS384.verifier_from_jwk(jwk).ok()?),
+        "RS512" => Arc::new(RS512.verifier_from_jwk(jwk).ok()?),
+        "PS256" => Arc::new(PS256.verifier_from_jwk(jwk).ok()?),
+        "ES256" => Arc::new(ES256.verifier_from_jwk(jwk).ok()?),
+        "ES384" => Arc::new(ES384.verifier_from_jwk(jwk).ok()?),
+        "EdDSA" => Arc::new(EdDSA.verifier_from_jwk(jwk).ok()?),
+        _ => return None,
+    };
+    Some(v)
+}
+
+impl KeyCache {
+    fn signer(&self, enc: &SubKey, key: &signing_key::Model) -> DomainResult<Arc<dyn JwsSigner>> {
+        if let Ok(map) = self.signers.read()
+            && let Some(s) = map.get(&key.id)
+        {
+            return Ok(s.clone());
+        }
+        let alg = Alg::parse(&key.alg).ok_or(DomainError::internal("unknown key algorithm"))?;
+        let jwk = Jwk::from_bytes(decrypt(enc, &key.private_jwe)?).map_err(jose)?;
+        let signer = signer_for(alg, &jwk)?;
+        if let Ok(mut map) = self.signers.write() {
+            map.insert(key.id, signer.clone());
+        }
+        Ok(signer)
+    }
+
+    fn verifier(&self, key: &signing_key::Model) -> DomainResult<Arc<dyn JwsVerifier>> {
+        if let Ok(map) = self.verifiers.read()
+            && let Some(v) = map.get(&key.id)
+        {
+            return Ok(v.clone());
+        }
+        let jwk = Jwk::from_bytes(key.public_jwk.as_bytes()).map_err(jose)?;
+        let verifier = verifier_for(&key.alg, &jwk)
+            .ok_or(DomainError::internal("cannot build a verifier for a signing key"))?;
+        if let Ok(mut map) = self.verifiers.write() {
+            map.insert(key.id, verifier.clone());
+        }
+        Ok(verifier)
+    }
+}
+
 /// Sign `claims` as a JWT with the tenant's active key for `alg`; the header carries `kid`
 /// and `typ`.
 pub async fn sign(
     db: &impl ConnectionTrait,
+    cache: &KeyCache,
     enc: &SubKey,
     tenant_id: Uuid,
     alg: Alg,
     typ: &str,
     claims: serde_json::Map<String, serde_json::Value>,
 ) -> DomainResult<String> {
-    let key = active(db, tenant_id)
+    let key = signing_key::Entity::find()
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(signing_key::Column::RetiredAt.is_null())
+        .filter(signing_key::Column::Alg.eq(alg.as_str()))
+        .order_by_desc(signing_key::Column::CreatedAt)
+        .one(db)
         .await?
-        .into_iter()
-        .find(|k| k.alg == alg.as_str())
         .ok_or(DomainError::NotFound("signing key"))?;
-    let jwk = Jwk::from_bytes(decrypt(enc, &key.private_jwe)?).map_err(jose)?;
-    let signer: Box<dyn JwsSigner> = match alg {
-        Alg::Rs256 => Box::new(RS256.signer_from_jwk(&jwk).map_err(jose)?),
-        Alg::Es256 => Box::new(ES256.signer_from_jwk(&jwk).map_err(jose)?),
-        Alg::EdDsa => Box::new(EdDSA.signer_from_jwk(&jwk).map_err(jose)?),
-    };
+    let signer = cache.signer(enc, &key)?;
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(&key.kid);
     let payload = JwtPayload::from_map(claims).map_err(jose)?;
     josekit::jwt::encode_with_signer(&payload, &header, signer.as_ref()).map_err(jose)
+}
+
+/// A JWT Plinto signed for this tenant: its header and claims once the signature checks
+/// against a published key (active, or retired less than `retention` ago). `None` for anything
+/// else: malformed, unknown `kid`, wrong algorithm, bad signature. Expiry, audience and type
+/// are the caller's to check.
+pub async fn verify(
+    db: &impl ConnectionTrait,
+    cache: &KeyCache,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    retention: Duration,
+    jwt: &str,
+) -> DomainResult<Option<(JwsHeader, serde_json::Map<String, serde_json::Value>)>> {
+    use sea_orm::Condition;
+    let Ok(header) = josekit::jwt::decode_header(jwt) else {
+        return Ok(None);
+    };
+    let (Some(serde_json::Value::String(kid)), Some(serde_json::Value::String(alg))) =
+        (header.claim("kid"), header.claim("alg"))
+    else {
+        return Ok(None);
+    };
+    let Some(key) = signing_key::Entity::find()
+        .filter(signing_key::Column::TenantId.eq(tenant_id))
+        .filter(signing_key::Column::Kid.eq(kid.as_str()))
+        .filter(
+            Condition::any()
+                .add(signing_key::Column::RetiredAt.is_null())
+                .add(signing_key::Column::RetiredAt.gt(now - retention)),
+        )
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if key.alg != *alg {
+        return Ok(None);
+    }
+    let verifier = cache.verifier(&key)?;
+    match josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()) {
+        Ok((payload, header)) => Ok(Some((header, payload.claims_set().clone()))),
+        Err(_) => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -1,21 +1,21 @@
 //! `GET {issuer}/oauth2/jwks`: the tenant's published public keys (RFC 7517).
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
-use chrono::Duration;
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use crate::error::DomainError;
+use crate::http::cors;
 use crate::state::AppState;
 use crate::{keys, tenants};
 
-pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
-    match jwks(&state, &path).await {
-        Ok(Some(body)) => HttpResponse::Ok()
-            .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-            .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
-            .content_type("application/jwk-set+json")
-            .body(body.to_string()),
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    match jwks(&state, &req, &path).await {
+        Ok(Some(res)) => res,
         Ok(None) => HttpResponse::NotFound()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({ "error": "not_found", "error_description": "unknown tenant" })),
@@ -33,11 +33,21 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> HttpRes
     }
 }
 
-async fn jwks(state: &AppState, slug: &str) -> Result<Option<serde_json::Value>, DomainError> {
+async fn jwks(
+    state: &AppState,
+    req: &HttpRequest,
+    slug: &str,
+) -> Result<Option<HttpResponse>, DomainError> {
     let Some(tenant) = tenants::find_by_slug(&state.db, slug).await? else {
         return Ok(None);
     };
-    let retention = Duration::seconds(state.config.signing_key_retention_secs as i64);
-    let published = keys::published(&state.db, state.now(), tenant.id, retention).await?;
-    keys::jwks(&published).map(Some)
+    let published =
+        keys::published(&state.db, state.now(), tenant.id, state.key_retention()).await?;
+    let body = keys::jwks(&published)?;
+    let mut res = HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/jwk-set+json")
+        .body(body.to_string());
+    cors::allow(state, &tenant, req, &mut res).await;
+    Ok(Some(res))
 }

@@ -65,9 +65,12 @@ pub async fn show(
     let tenant = load_tenant(&state, &path).await?;
     let query = Form::parse(req.query_string().as_bytes())?;
     let return_to = query.text("return_to");
-    if super::current_session(&req, &state, &tenant)
-        .await?
-        .is_some()
+    // `prompt=login`: the authorization endpoint wants a fresh sign-in even with a session.
+    let fresh = query.text("prompt") == "login";
+    if !fresh
+        && super::current_session(&req, &state, &tenant)
+            .await?
+            .is_some()
     {
         return Ok(see_other(&return_to_or_account(&tenant.slug, Some(return_to))).finish());
     }

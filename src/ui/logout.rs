@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::{CsrfToken, UiResult, current_session, load_tenant, page, read_form};
-use crate::accounts::sessions;
 use crate::http::routes::{self, tenant_path};
 use crate::state::AppState;
 
@@ -55,18 +54,7 @@ pub async fn submit(
 ) -> UiResult {
     let tenant = load_tenant(&state, &path).await?;
     read_form(&req, &state, &body)?;
-    if let Some((session, user)) = current_session(&req, &state, &tenant).await? {
-        let meta = super::meta(&req, &state);
-        sessions::revoke(
-            &state.db,
-            state.now(),
-            &user,
-            session.id,
-            crate::audit::actions::LOGOUT,
-            &meta,
-        )
-        .await?;
-    }
+    super::end_current_session(&state, &req, &tenant).await?;
     let mut res = render(&state, &req, &tenant, false)?;
     res.add_cookie(&super::removal_cookie(state.https(), &tenant.slug))
         .map_err(|_| super::UiError::Internal)?;

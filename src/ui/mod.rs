@@ -91,6 +91,30 @@ pub async fn current_session(
     .await?)
 }
 
+/// Sign the browser out of the tenant: end its session and the grants that live only as long
+/// as the session (tokens given without `offline_access`). Returns whether it was signed in.
+pub async fn end_current_session(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+) -> Result<bool, UiError> {
+    let Some((session, user)) = current_session(req, state, tenant).await? else {
+        return Ok(false);
+    };
+    let now = state.now();
+    sessions::revoke(
+        &state.db,
+        now,
+        &user,
+        session.id,
+        crate::audit::actions::LOGOUT,
+        &meta(req, state),
+    )
+    .await?;
+    crate::grants::revoke_session_grants(&state.db, now, session.id).await?;
+    Ok(true)
+}
+
 /// Start a session for `user` and send the browser on to `target` with its cookie.
 pub async fn sign_in(
     state: &AppState,

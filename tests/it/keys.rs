@@ -46,6 +46,7 @@ async fn sign(s: &TestServer, alg: Alg) -> String {
     let claims = json!({ "iss": s.url("/t/default"), "sub": "someone" });
     plinto::keys::sign(
         &s.state.db,
+        &s.state.key_cache,
         &s.state.keys.signing,
         t.id,
         alg,

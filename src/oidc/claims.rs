@@ -1,0 +1,119 @@
+//! Standard claims (OpenID Connect Core §5.1) of a user, as scopes (§5.4) and the `claims`
+//! request parameter (§5.5) ask for them. Plinto stores a subset of the standard claims; a
+//! claim it does not hold is left out, as §5.3.2 allows, even when requested as essential.
+
+use entity::user;
+use serde_json::{Map, Value, json};
+
+/// Scope values and the claims they stand for.
+pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    (
+        "profile",
+        &[
+            "name",
+            "family_name",
+            "given_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+        ],
+    ),
+    ("email", &["email", "email_verified"]),
+    ("address", &["address"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+];
+
+/// The claims Plinto can return (discovery's `claims_supported`).
+pub const SUPPORTED: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "sid",
+    "name",
+    "email",
+    "email_verified",
+    "updated_at",
+];
+
+/// Every claim Plinto holds for the user.
+fn held(user: &user::Model) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("sub".into(), json!(user.sub));
+    if let Some(name) = user.name.as_deref().filter(|n| !n.is_empty()) {
+        m.insert("name".into(), json!(name));
+    }
+    m.insert("email".into(), json!(user.email));
+    m.insert("email_verified".into(), json!(user.email_verified));
+    m.insert("updated_at".into(), json!(user.updated_at.timestamp()));
+    m
+}
+
+/// The member (`userinfo` or `id_token`) of a `claims` request parameter.
+pub fn requested<'a>(claims: Option<&'a Value>, member: &str) -> Option<&'a Map<String, Value>> {
+    claims?.get(member)?.as_object()
+}
+
+/// The user's claims that `scopes` and the requested `extra` claims ask for; `sub` always.
+pub fn for_user(
+    user: &user::Model,
+    scopes: &[&str],
+    extra: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
+    let held = held(user);
+    let mut wanted: Vec<&str> = vec!["sub"];
+    for (scope, names) in SCOPE_CLAIMS {
+        if scopes.contains(scope) {
+            wanted.extend_from_slice(names);
+        }
+    }
+    if let Some(extra) = extra {
+        wanted.extend(extra.keys().map(String::as_str));
+    }
+    let mut out = Map::new();
+    for name in wanted {
+        if let Some(v) = held.get(name) {
+            out.insert(name.to_string(), v.clone());
+        }
+    }
+    out
+}
+
+/// Check a `claims` request parameter: a JSON object whose `userinfo` and `id_token` members,
+/// when present, are objects of claim requests (null or objects).
+pub fn parse_request(raw: &str) -> Result<Value, String> {
+    let v: Value =
+        serde_json::from_str(raw).map_err(|_| "the claims parameter is not valid JSON")?;
+    let Some(obj) = v.as_object() else {
+        return Err("the claims parameter must be a JSON object".into());
+    };
+    for (member, requests) in obj {
+        if member != "userinfo" && member != "id_token" {
+            continue;
+        }
+        let Some(requests) = requests.as_object() else {
+            return Err(format!("claims.{member} must be an object"));
+        };
+        for (name, request) in requests {
+            if !(request.is_null() || request.is_object()) {
+                return Err(format!("claims.{member}.{name} must be null or an object"));
+            }
+        }
+    }
+    Ok(v)
+}

@@ -1,0 +1,82 @@
+//! `{issuer}/oauth2/introspect` (RFC 7662): an authenticated client of the tenant asks whether
+//! a token is active. Access tokens (JWT) and refresh tokens are both understood; anything
+//! else, or anything revoked or expired, is `{"active": false}`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use entity::tenant;
+use serde_json::{Value, json};
+
+use super::error::OAuthError;
+use super::token;
+use super::tokens;
+use crate::accounts::users;
+use crate::grants;
+use crate::http::cors;
+use crate::state::AppState;
+
+async fn introspect(
+    state: &AppState,
+    tenant: &tenant::Model,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let form = token::read_form(req, body)?;
+    token::client(state, tenant, req, &form).await?;
+    let Some(t) = form.opt("token") else {
+        return Err(OAuthError::invalid_request("token is missing"));
+    };
+    if let Some(c) = tokens::check_access_token(state, tenant, t).await? {
+        let mut out = json!({ "active": true, "token_type": "Bearer" });
+        for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time"] {
+            if let Some(v) = c.get(name) {
+                out[name] = v.clone();
+            }
+        }
+        return Ok(out);
+    }
+    if let Some((refresh, grant)) =
+        grants::refresh_token_grant(&state.db, state.now(), &state.keys.tokens, tenant.id, t)
+            .await?
+    {
+        let mut out = json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": grant.scope,
+            "client_id": grant.client_id,
+            "iss": state.config.issuer(&tenant.slug),
+            "iat": refresh.created_at.timestamp(),
+            "exp": refresh.expires_at.timestamp(),
+        });
+        if let Some(uid) = grant.user_id
+            && let Some(u) = users::find(&state.db, tenant.id, uid).await?
+        {
+            if u.disabled {
+                return Ok(json!({ "active": false }));
+            }
+            out["sub"] = json!(u.sub);
+        }
+        return Ok(out);
+    }
+    Ok(json!({ "active": false }))
+}
+
+pub async fn post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tenant = match token::tenant(&state, &path).await {
+        Ok(t) => t,
+        Err(e) => return e.error_response(),
+    };
+    let mut res = match introspect(&state, &tenant, &req, &body).await {
+        Ok(v) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(v),
+        Err(e) => e.error_response(),
+    };
+    cors::allow(&state, &tenant, &req, &mut res).await;
+    res
+}

@@ -1,0 +1,127 @@
+//! `POST {issuer}/oauth2/token` (RFC 6749 §3.2): client authentication, then one file per
+//! grant type. Responses carry `Cache-Control: no-store`; errors follow RFC 6749 §5.2.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use entity::{client, tenant};
+use serde::Serialize;
+
+use super::client_auth;
+use super::error::OAuthError;
+use crate::clients;
+use crate::http::cors;
+use crate::http::form::Form;
+use crate::http::routes;
+use crate::state::AppState;
+use crate::tenants;
+
+/// RFC 6749 §5.1.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// Scopes that only make sense for a user.
+pub const USER_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+
+/// The form of an OAuth endpoint that takes `application/x-www-form-urlencoded` bodies.
+pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
+    let form_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !form_type {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let form = Form::parse(body)?;
+    if let Some(p) = form.repeated() {
+        return Err(OAuthError::invalid_request(format!("the parameter {p} is repeated")));
+    }
+    Ok(form)
+}
+
+/// The tenant of an OAuth endpoint, or a JSON 404.
+pub async fn tenant(state: &AppState, slug: &str) -> Result<tenant::Model, OAuthError> {
+    tenants::find_by_slug(&state.db, slug)
+        .await?
+        .ok_or_else(|| OAuthError::not_found("unknown tenant"))
+}
+
+/// Authenticate the calling client for an endpoint of this tenant.
+pub async fn client(
+    state: &AppState,
+    tenant: &tenant::Model,
+    req: &HttpRequest,
+    form: &Form,
+) -> Result<client::Model, OAuthError> {
+    let token_endpoint = format!("{}{}", state.config.issuer(&tenant.slug), routes::TOKEN);
+    client_auth::authenticate(state, tenant, req, form, &token_endpoint).await
+}
+
+async fn exchange(
+    state: &AppState,
+    tenant: &tenant::Model,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
+    let form = read_form(req, body)?;
+    let client = client(state, tenant, req, &form).await?;
+    let Some(grant_type) = form.opt("grant_type") else {
+        return Err(OAuthError::invalid_request("grant_type is missing"));
+    };
+    if !clients::GRANT_TYPES.contains(&grant_type) {
+        return Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {grant_type} is not supported"
+        )));
+    }
+    if !clients::list(&client.grant_types).iter().any(|g| g == grant_type) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client may not use the {grant_type} grant"
+        )));
+    }
+    match grant_type {
+        "authorization_code" => authorization_code::exchange(state, tenant, &client, &form).await,
+        "refresh_token" => refresh_token::exchange(state, tenant, &client, &form).await,
+        _ => client_credentials::exchange(state, tenant, &client, &form).await,
+    }
+}
+
+pub async fn post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tenant = match tenant(&state, &path).await {
+        Ok(t) => t,
+        Err(e) => return e.error_response(),
+    };
+    let mut res = match exchange(&state, &tenant, &req, &body).await {
+        Ok(tokens) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(tokens),
+        Err(e) => {
+            tracing::info!(error = e.error, description = %e.description, "token request refused");
+            e.error_response()
+        }
+    };
+    cors::allow(&state, &tenant, &req, &mut res).await;
+    res
+}
