@@ -149,7 +149,9 @@ impl MigrationTrait for Migration {
             "authorization_codes",
             "grants",
         ] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         Ok(())
     }

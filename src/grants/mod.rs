@@ -138,10 +138,7 @@ pub async fn find_grant(db: &impl ConnectionTrait, id: Uuid) -> DomainResult<Opt
 }
 
 /// A grant that still stands: not revoked.
-pub async fn live_grant(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-) -> DomainResult<Option<grant::Model>> {
+pub async fn live_grant(db: &impl ConnectionTrait, id: Uuid) -> DomainResult<Option<grant::Model>> {
     Ok(find_grant(db, id).await?.filter(|g| g.revoked_at.is_none()))
 }
 

@@ -31,7 +31,12 @@ fn request_origin(req: &HttpRequest) -> Option<&str> {
 
 /// Add the CORS response headers when the request's origin is allowed (to success and error
 /// responses alike, so that a browser app can read the error).
-pub async fn allow(state: &AppState, tenant: &tenant::Model, req: &HttpRequest, res: &mut HttpResponse) {
+pub async fn allow(
+    state: &AppState,
+    tenant: &tenant::Model,
+    req: &HttpRequest,
+    res: &mut HttpResponse,
+) {
     let headers = res.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     let Some(origin) = request_origin(req) else {

@@ -260,8 +260,9 @@ impl KeyCache {
             return Ok(v.clone());
         }
         let jwk = Jwk::from_bytes(key.public_jwk.as_bytes()).map_err(jose)?;
-        let verifier = verifier_for(&key.alg, &jwk)
-            .ok_or(DomainError::internal("cannot build a verifier for a signing key"))?;
+        let verifier = verifier_for(&key.alg, &jwk).ok_or(DomainError::internal(
+            "cannot build a verifier for a signing key",
+        ))?;
         if let Ok(mut map) = self.verifiers.write() {
             map.insert(key.id, verifier.clone());
         }

@@ -9,8 +9,8 @@
 //! `plinto_auth_after` mark (milliseconds): a session that started after the mark satisfies
 //! `prompt=login`, `max_age` and a mismatched `id_token_hint`, so the browser does not loop.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use askama::Template;
 use entity::{client, session, tenant, user};
@@ -299,8 +299,11 @@ impl AuthRequest {
     /// The request as a query string, with a fresh `plinto_auth_after` mark when given.
     fn query(&self, auth_after_ms: Option<i64>) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
-        let mut params: Vec<&(String, String)> =
-            self.params.iter().filter(|(k, _)| k != AUTH_AFTER).collect();
+        let mut params: Vec<&(String, String)> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k != AUTH_AFTER)
+            .collect();
         params.sort();
         for (k, v) in params {
             q.append_pair(k, v);
@@ -312,7 +315,12 @@ impl AuthRequest {
     }
 
     /// Whether the session is too old or otherwise not the one this request accepts.
-    fn needs_fresh_login(&self, now: chrono::DateTime<chrono::Utc>, s: &session::Model, u: &user::Model) -> bool {
+    fn needs_fresh_login(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        s: &session::Model,
+        u: &user::Model,
+    ) -> bool {
         if self
             .auth_after_ms
             .is_some_and(|mark| s.created_at.timestamp_millis() >= mark)
@@ -328,11 +336,7 @@ impl AuthRequest {
 }
 
 /// Send the response parameters to the client in its response mode.
-pub fn deliver(
-    redirect_uri: &str,
-    mode: ResponseMode,
-    params: &[(&str, &str)],
-) -> HttpResponse {
+pub fn deliver(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> HttpResponse {
     let Ok(mut url) = Url::parse(redirect_uri) else {
         return UiError::BadRequest("The registered return address is invalid.".into())
             .error_response();
@@ -412,7 +416,10 @@ fn reject_response(tenant: &tenant::Model, state: &AppState, r: Rejection) -> Ht
             description,
         } => {
             let iss = state.config.issuer(&tenant.slug);
-            let mut params = vec![("error", error), ("error_description", description.as_str())];
+            let mut params = vec![
+                ("error", error),
+                ("error_description", description.as_str()),
+            ];
             if let Some(s) = st.as_deref() {
                 params.push(("state", s));
             }
@@ -487,7 +494,11 @@ fn to_login(state: &AppState, tenant: &tenant::Model, ar: &AuthRequest) -> HttpR
     if let Some(h) = &ar.login_hint {
         q.append_pair("login_hint", h);
     }
-    if ar.has_prompt("login") || ar.has_prompt("select_account") || ar.max_age.is_some() || ar.hint_sub.is_some() {
+    if ar.has_prompt("login")
+        || ar.has_prompt("select_account")
+        || ar.max_age.is_some()
+        || ar.hint_sub.is_some()
+    {
         q.append_pair("prompt", "login");
     }
     ui::see_other(&format!(
@@ -509,7 +520,11 @@ fn consent_page(
     let items = ar
         .scopes
         .iter()
-        .map(|s| describe(s).map(str::to_string).unwrap_or_else(|| format!("Use the scope “{s}”")))
+        .map(|s| {
+            describe(s)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("Use the scope “{s}”"))
+        })
         .collect();
     let body = ConsentPage {
         tenant_name: &tenant.name,
@@ -576,7 +591,11 @@ async fn handle(state: &AppState, req: &HttpRequest, slug: &str, form: Form) -> 
     }
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
     match Form::parse(req.query_string().as_bytes()) {
         Ok(form) => handle(&state, &req, &path, form).await,
         Err(e) => UiError::from(e).error_response(),

@@ -41,12 +41,16 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let value = value.to_str().map_err(|_| bad("malformed Authorization header"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| bad("malformed Authorization header"))?;
     let Some((scheme, b64)) = value.split_once(' ') else {
         return Err(bad("malformed Authorization header"));
     };
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(bad("only Basic client authentication is accepted in the header"));
+        return Err(bad(
+            "only Basic client authentication is accepted in the header",
+        ));
     }
     let decoded = STANDARD
         .decode(b64.trim())
@@ -178,7 +182,8 @@ async fn client_jwks(state: &AppState, client: &client::Model) -> Result<Value, 
         .text()
         .await
         .map_err(|_| bad("the client's jwks_uri cannot be fetched"))?;
-    let v: Value = serde_json::from_str(&text).map_err(|_| bad("the client's JWK Set is invalid"))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|_| bad("the client's JWK Set is invalid"))?;
     let _ = state
         .cache
         .set(&cache_key, &text, std::time::Duration::from_secs(300))
@@ -197,7 +202,9 @@ async fn private_key_jwt(
     let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
     let sub = claims.get("sub").and_then(Value::as_str).unwrap_or("");
     if iss.is_empty() || iss != sub {
-        return Err(bad("the assertion's iss and sub must both be the client_id"));
+        return Err(bad(
+            "the assertion's iss and sub must both be the client_id",
+        ));
     }
     if form_id.is_some_and(|f| f != sub) {
         return Err(OAuthError::invalid_request(
@@ -207,21 +214,27 @@ async fn private_key_jwt(
     let client = load(state, tenant, sub).await?;
     method_must_be(&client, "private_key_jwt")?;
 
-    let header = josekit::jwt::decode_header(assertion)
-        .map_err(|_| bad("malformed client assertion"))?;
+    let header =
+        josekit::jwt::decode_header(assertion).map_err(|_| bad("malformed client assertion"))?;
     let alg = header
         .claim("alg")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let kid = header.claim("kid").and_then(Value::as_str).map(str::to_string);
+    let kid = header
+        .claim("kid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let jwks = client_jwks(state, &client).await?;
     let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
     let verified = keys.iter().any(|k| {
         if kid.is_some() && k.get("kid").and_then(Value::as_str) != kid.as_deref() {
             return false;
         }
-        if k.get("alg").and_then(Value::as_str).is_some_and(|a| a != alg) {
+        if k.get("alg")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a != alg)
+        {
             return false;
         }
         let Ok(jwk) = Jwk::from_bytes(k.to_string()) else {
@@ -245,7 +258,9 @@ async fn private_key_jwt(
         _ => false,
     };
     if !aud_ok {
-        return Err(bad("the client assertion is not addressed to this token endpoint"));
+        return Err(bad(
+            "the client assertion is not addressed to this token endpoint",
+        ));
     }
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
     if exp + CLOCK_SKEW_SECS <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
@@ -263,7 +278,9 @@ async fn private_key_jwt(
         .and_then(Value::as_str)
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or_else(|| bad("the client assertion needs a jti"))?;
-    let ttl = Duration::seconds(exp - now + CLOCK_SKEW_SECS).to_std().unwrap_or_default();
+    let ttl = Duration::seconds(exp - now + CLOCK_SKEW_SECS)
+        .to_std()
+        .unwrap_or_default();
     let seen = state
         .cache
         .incr(

@@ -20,7 +20,9 @@ pub const SCOPES: &[&str] = clients::DEFAULT_SCOPES;
 pub fn document(issuer: &str) -> Value {
     let url = |route: &str| format!("{issuer}{route}");
     let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
-    let client_auth_algs = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"];
+    let client_auth_algs = [
+        "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
+    ];
     json!({
         "issuer": issuer,
         "authorization_endpoint": url(routes::AUTHORIZE),
@@ -68,6 +70,10 @@ async fn respond(state: &AppState, req: &HttpRequest, slug: &str) -> OAuthResult
     Ok(res)
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> OAuthResult {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> OAuthResult {
     respond(&state, &req, &path).await
 }

@@ -48,7 +48,9 @@ fn bad(m: &str) -> UiError {
 
 async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<Logout, UiError> {
     if let Some(p) = form.repeated() {
-        return Err(bad(&format!("The sign-out request repeats the parameter {p}.")));
+        return Err(bad(&format!(
+            "The sign-out request repeats the parameter {p}."
+        )));
     }
     let mut hint_sub = None;
     let mut hint_aud: Vec<String> = Vec::new();
@@ -61,7 +63,11 @@ async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<
         hint_sub = c.get("sub").and_then(Value::as_str).map(str::to_string);
         hint_aud = match c.get("aud") {
             Some(Value::String(a)) => vec![a.clone()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
             _ => vec![],
         };
     }
@@ -86,9 +92,11 @@ async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<
     let redirect = match form.opt("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
-            let registered = client
-                .as_ref()
-                .is_some_and(|c| clients::list(&c.post_logout_redirect_uris).iter().any(|r| r == uri));
+            let registered = client.as_ref().is_some_and(|c| {
+                clients::list(&c.post_logout_redirect_uris)
+                    .iter()
+                    .any(|r| r == uri)
+            });
             if !registered {
                 return Err(bad(
                     "The application asked to return to an address it has not registered.",
@@ -176,7 +184,11 @@ async fn handle(
     render(state, req, &tenant, &l, true)
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
     let result = match Form::parse(req.query_string().as_bytes()) {
         Ok(form) => handle(&state, &req, &path, form, false).await,
         Err(e) => Err(e.into()),

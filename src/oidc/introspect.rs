@@ -28,7 +28,17 @@ async fn introspect(
     };
     if let Some(c) = tokens::check_access_token(state, tenant, t).await? {
         let mut out = json!({ "active": true, "token_type": "Bearer" });
-        for name in ["scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "auth_time"] {
+        for name in [
+            "scope",
+            "client_id",
+            "sub",
+            "exp",
+            "iat",
+            "iss",
+            "aud",
+            "jti",
+            "auth_time",
+        ] {
             if let Some(v) = c.get(name) {
                 out[name] = v.clone();
             }

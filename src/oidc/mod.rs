@@ -45,6 +45,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         routes::INTROSPECT,
         routes::REVOKE,
     ] {
-        cfg.route(path, web::method(actix_web::http::Method::OPTIONS).to(cors::preflight));
+        cfg.route(
+            path,
+            web::method(actix_web::http::Method::OPTIONS).to(cors::preflight),
+        );
     }
 }

@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::error::OAuthError;
 use super::token;
 use crate::grants;
-use crate::keys;
 use crate::http::cors;
+use crate::keys;
 use crate::state::AppState;
 
 async fn revoke(

@@ -49,7 +49,10 @@ pub async fn access_token(
     c.insert("scope".into(), json!(at.scope));
     c.insert("jti".into(), json!(grants::access_token_id(at.grant_id)?));
     c.insert("iat".into(), json!(now.timestamp()));
-    c.insert("exp".into(), json!((now + Duration::seconds(ttl)).timestamp()));
+    c.insert(
+        "exp".into(),
+        json!((now + Duration::seconds(ttl)).timestamp()),
+    );
     if let Some(t) = at.auth_time {
         c.insert("auth_time".into(), json!(t.timestamp()));
     }

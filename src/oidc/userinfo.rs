@@ -26,7 +26,9 @@ fn bearer_header(req: &HttpRequest) -> Result<Option<String>, OAuthError> {
         .to_str()
         .map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
     match v.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_string()))
         }
         _ => Err(OAuthError::bearer_missing()),

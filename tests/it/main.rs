@@ -10,4 +10,5 @@ mod cli;
 mod clients;
 mod input;
 mod keys;
+mod oidc;
 mod ops;

@@ -37,7 +37,9 @@ pub async fn exchange(
         return Err(OAuthError::invalid_request("code is missing"));
     };
     let now = state.now();
-    let code = match grants::redeem_code(&state.db, now, &state.keys.tokens, tenant.id, code).await? {
+    let code = match grants::redeem_code(&state.db, now, &state.keys.tokens, tenant.id, code)
+        .await?
+    {
         Redeemed::Fresh(c) => c,
         Redeemed::Replayed => {
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; its grant is revoked");

@@ -34,7 +34,14 @@ pub struct TokenResponse {
 }
 
 /// Scopes that only make sense for a user.
-pub const USER_SCOPES: &[&str] = &["openid", "profile", "email", "address", "phone", "offline_access"];
+pub const USER_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+];
 
 /// The form of an OAuth endpoint that takes `application/x-www-form-urlencoded` bodies.
 pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
@@ -43,7 +50,10 @@ pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     if !form_type {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
@@ -51,7 +61,9 @@ pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
     }
     let form = Form::parse(body)?;
     if let Some(p) = form.repeated() {
-        return Err(OAuthError::invalid_request(format!("the parameter {p} is repeated")));
+        return Err(OAuthError::invalid_request(format!(
+            "the parameter {p} is repeated"
+        )));
     }
     Ok(form)
 }
@@ -90,7 +102,10 @@ async fn exchange(
             "grant_type {grant_type} is not supported"
         )));
     }
-    if !clients::list(&client.grant_types).iter().any(|g| g == grant_type) {
+    if !clients::list(&client.grant_types)
+        .iter()
+        .any(|g| g == grant_type)
+    {
         return Err(OAuthError::unauthorized_client(format!(
             "this client may not use the {grant_type} grant"
         )));
