@@ -12,3 +12,4 @@ mod input;
 mod keys;
 mod oidc;
 mod ops;
+mod rp;
