@@ -53,14 +53,21 @@ pub async fn request_id(
     Ok(res)
 }
 
+/// The default Content-Security-Policy.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                       form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The policy of pages whose form ends in a redirect to a client (sign-in during an
+/// authorization request, consent, RP-initiated logout): browsers apply `form-action` to every
+/// hop of the redirect chain, so it is left out here, or the final hop to the client's
+/// registered redirect URI would be blocked.
+pub const CSP_FORM_REDIRECTS: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                                      frame-ancestors 'none'; base-uri 'none'";
+
 /// Security headers on every response (a handler's own value wins).
 pub fn security_headers(https: bool) -> DefaultHeaders {
     let mut headers = DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
-        ))
+        .add(("Content-Security-Policy", CSP))
         .add(("X-Frame-Options", "DENY"))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "no-referrer"))

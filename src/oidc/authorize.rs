@@ -536,7 +536,9 @@ fn consent_page(
         request: ar.query(None),
     }
     .render()?;
-    Ok(ui::page(StatusCode::OK, Some(csrf), body))
+    let mut res = ui::page(StatusCode::OK, Some(csrf), body);
+    ui::allow_form_redirects(&mut res);
+    Ok(res)
 }
 
 async fn issue(

@@ -160,7 +160,9 @@ fn render(
         fields,
     }
     .render()?;
-    Ok(ui::page(StatusCode::OK, Some(csrf), body))
+    let mut res = ui::page(StatusCode::OK, Some(csrf), body);
+    ui::allow_form_redirects(&mut res);
+    Ok(res)
 }
 
 async fn handle(

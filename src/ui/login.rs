@@ -54,7 +54,12 @@ fn render(
             .then(|| tenant_path(&tenant.slug, routes::SIGNUP)),
     }
     .render()?;
-    Ok(page(view.status, Some(csrf), body))
+    let mut res = page(view.status, Some(csrf), body);
+    // Signing in may end in a redirect to a client (the authorization request goes on).
+    if !view.return_to.is_empty() {
+        super::allow_form_redirects(&mut res);
+    }
+    Ok(res)
 }
 
 pub async fn show(

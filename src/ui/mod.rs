@@ -181,6 +181,15 @@ pub fn page(status: StatusCode, csrf: Option<CsrfToken>, body: String) -> HttpRe
     res.body(body)
 }
 
+/// Let the page's form lead, through redirects, to a client's registered URI (see
+/// [`crate::http::middleware::CSP_FORM_REDIRECTS`]).
+pub fn allow_form_redirects(res: &mut HttpResponse) {
+    res.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(crate::http::middleware::CSP_FORM_REDIRECTS),
+    );
+}
+
 pub fn see_other(location: &str) -> HttpResponseBuilder {
     let mut res = HttpResponse::SeeOther();
     res.insert_header((header::LOCATION, location.to_string()))

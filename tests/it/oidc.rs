@@ -417,7 +417,15 @@ async fn code_flow_with_pkce_consent_tokens_userinfo_and_remembered_consent() {
     forced.push(("prompt", "consent"));
     let res = b.get(&authorize_path(&forced)).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Browsers apply form-action to the redirect to the client: the consent page has none.
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(!csp.contains("form-action"), "{csp}");
     assert!(res.text().await.unwrap().contains("/oauth2/consent"));
+    let plain_login = b.get("/t/default/login").await;
+    let csp = plain_login.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("form-action 'self'"), "{csp}");
     s.stop().await;
 }
 
