@@ -46,11 +46,9 @@ impl Page {
             return Ok(None);
         };
         let loc = loc.to_str().context("Location is not ASCII")?;
-        Ok(Some(
-            self.url
-                .join(loc)
-                .with_context(|| format!("Location {loc:?} is not a URL"))?,
-        ))
+        Ok(Some(self.url.join(loc).with_context(|| {
+            format!("Location {loc:?} is not a URL")
+        })?))
     }
 
     pub fn is_redirect(&self) -> bool {
@@ -96,6 +94,8 @@ pub enum AuthEnd {
     /// A `response_mode=form_post` page: a form posting to a watched URI.
     FormPost {
         action: Url,
+        /// The form's method, lower-cased.
+        method: String,
         params: Vec<(String, String)>,
     },
     /// A page the browser does not know how to go on from (an error page, say).
@@ -267,6 +267,7 @@ impl Browser {
                 {
                     return Ok(AuthEnd::FormPost {
                         action,
+                        method: form.method.clone(),
                         params: form
                             .inputs
                             .iter()
@@ -387,27 +388,6 @@ impl Browser {
         }
         Err(anyhow!("more than {MAX_STEPS} redirects"))
     }
-
-    /// Sign in through the hosted login page of the tenant (`{issuer}/login`), outside of any
-    /// authorization request.
-    pub async fn sign_in(&self, issuer: &Url) -> Result<()> {
-        let login = join_path(issuer, "login")?;
-        let page = self.fetch(&Nav::Get(login)).await?;
-        let form = page
-            .forms()
-            .into_iter()
-            .find(is_login_form)
-            .ok_or_else(|| anyhow!("no login form: {}", page.describe()))?;
-        let action = page.url.join(&form.action)?;
-        let mut fields = form.hidden_fields();
-        fields.push(("email".into(), self.email.clone()));
-        fields.push(("password".into(), self.password.clone()));
-        let res = self.fetch(&Nav::Post(action, fields)).await?;
-        if !res.is_redirect() {
-            bail!("sign-in failed: {}", res.describe());
-        }
-        Ok(())
-    }
 }
 
 /// A login form: it posts a password.
@@ -426,12 +406,6 @@ pub fn same_endpoint(a: &Url, b: &Url) -> bool {
         && a.host_str() == b.host_str()
         && a.port_or_known_default() == b.port_or_known_default()
         && a.path() == b.path()
-}
-
-/// `base` + "/" + `path` (base without trailing slash).
-pub fn join_path(base: &Url, path: &str) -> Result<Url> {
-    let s = format!("{}/{}", base.as_str().trim_end_matches('/'), path);
-    Url::parse(&s).with_context(|| format!("{s} is not a URL"))
 }
 
 /// Text of an HTML page without its tags, for messages.
@@ -476,15 +450,6 @@ mod tests {
             &a,
             &Url::parse("http://rp.example/cb").unwrap()
         ));
-    }
-
-    #[test]
-    fn joins_paths() {
-        let i = Url::parse("http://127.0.0.1:1/t/default").unwrap();
-        assert_eq!(
-            join_path(&i, "login").unwrap().as_str(),
-            "http://127.0.0.1:1/t/default/login"
-        );
     }
 
     #[test]

@@ -104,10 +104,7 @@ impl Ctx {
         )
         .await
         .map_err(|e| anyhow!("discovery failed: {}", error_chain(&e)))?;
-        let raw_meta = http
-            .get(&discovery_url(&args.issuer), None)
-            .await?
-            .json()?;
+        let raw_meta = http.get(&discovery_url(&args.issuer), None).await?.json()?;
         let jwks = meta.jwks().clone();
         let basic = Self::rp(
             &meta,
@@ -177,10 +174,6 @@ impl Ctx {
     /// A fresh browser (empty cookie jar) for the test user.
     pub fn browser(&self) -> Result<Browser> {
         Browser::new(&self.issuer, &self.args.username, &self.args.password)
-    }
-
-    pub fn authorization_endpoint(&self) -> Url {
-        self.meta.authorization_endpoint().url().clone()
     }
 
     pub fn token_endpoint(&self) -> Result<String> {

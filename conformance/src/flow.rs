@@ -15,7 +15,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AuthorizationCode, CsrfToken, EmptyAdditionalClaims,
-    IdTokenVerifier, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    IdTokenVerifier, JsonWebKey, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, RequestTokenError, Scope, SubjectIdentifier, TokenResponse, UserInfoClaims,
 };
 use url::Url;
@@ -280,11 +280,17 @@ pub fn as_response(end: &AuthEnd) -> Result<AuthResponse> {
                 status: Some(*status),
             })
         }
-        AuthEnd::FormPost { params, .. } => Ok(AuthResponse {
-            params: params.clone(),
-            delivered: Delivered::FormPost,
-            status: None,
-        }),
+        AuthEnd::FormPost { params, method, .. } => {
+            ensure!(
+                method == "post",
+                "the form_post page's form uses method {method:?}, not post"
+            );
+            Ok(AuthResponse {
+                params: params.clone(),
+                delivered: Delivered::FormPost,
+                status: None,
+            })
+        }
         other => bail!(
             "expected a response at the redirect URI, got {}",
             other.describe()
@@ -304,8 +310,24 @@ pub async fn run(browser: &Browser, req: &Prepared, trace: &mut Trace) -> Result
         .await
 }
 
-/// Checks common to success and error responses: delivery mode, duplicates, `iss`.
-fn check_envelope(ctx: &Ctx, req: &Prepared, resp: &AuthResponse) -> Result<()> {
+/// What the `iss` authorization-response parameter must be (RFC 9207).
+pub struct IssRule<'a> {
+    pub issuer: &'a str,
+    /// Discovery says `authorization_response_iss_parameter_supported`.
+    pub required: bool,
+}
+
+impl<'a> IssRule<'a> {
+    pub fn of(ctx: &'a Ctx) -> Self {
+        Self {
+            issuer: &ctx.args.issuer,
+            required: ctx.meta_bool("authorization_response_iss_parameter_supported") == Some(true),
+        }
+    }
+}
+
+/// Checks common to success and error responses: delivery mode, status, duplicates, `iss`.
+fn check_envelope(iss_rule: &IssRule<'_>, req: &Prepared, resp: &AuthResponse) -> Result<()> {
     let expected = match req.mode {
         Mode::Query => Delivered::Query,
         Mode::FormPost => Delivered::FormPost,
@@ -316,6 +338,12 @@ fn check_envelope(ctx: &Ctx, req: &Prepared, resp: &AuthResponse) -> Result<()> 
         resp.delivered,
         expected
     );
+    if let Some(status) = resp.status {
+        ensure!(
+            status == 302 || status == 303,
+            "the response was delivered by an HTTP {status} redirect; expected 302 or 303"
+        );
+    }
     let dup = resp.duplicates();
     ensure!(
         dup.is_empty(),
@@ -323,12 +351,12 @@ fn check_envelope(ctx: &Ctx, req: &Prepared, resp: &AuthResponse) -> Result<()> 
     );
     match resp.get("iss") {
         Some(iss) => ensure!(
-            iss == ctx.args.issuer,
+            iss == iss_rule.issuer,
             "iss in the authorization response is {iss:?}, the issuer is {:?} (RFC 9207)",
-            ctx.args.issuer
+            iss_rule.issuer
         ),
         None => ensure!(
-            ctx.meta_bool("authorization_response_iss_parameter_supported") != Some(true),
+            !iss_rule.required,
             "no iss in the authorization response although discovery says \
              authorization_response_iss_parameter_supported (RFC 9207)"
         ),
@@ -338,13 +366,17 @@ fn check_envelope(ctx: &Ctx, req: &Prepared, resp: &AuthResponse) -> Result<()> 
 
 /// A successful authorization response: returns the code.
 pub fn check_success(ctx: &Ctx, req: &Prepared, resp: &AuthResponse) -> Result<String> {
+    success_with(&IssRule::of(ctx), req, resp)
+}
+
+fn success_with(iss_rule: &IssRule<'_>, req: &Prepared, resp: &AuthResponse) -> Result<String> {
     if let Some(err) = resp.get("error") {
         bail!(
             "the authorization failed: error={err} error_description={:?}",
             resp.get("error_description").unwrap_or_default()
         );
     }
-    check_envelope(ctx, req, resp)?;
+    check_envelope(iss_rule, req, resp)?;
     match resp.get("state") {
         Some(s) => ensure!(
             s == req.state,
@@ -370,6 +402,16 @@ pub fn check_error(
     expected: &[&str],
     notes: &mut Notes,
 ) -> Result<String> {
+    error_with(&IssRule::of(ctx), req, resp, expected, notes)
+}
+
+fn error_with(
+    iss_rule: &IssRule<'_>,
+    req: &Prepared,
+    resp: &AuthResponse,
+    expected: &[&str],
+    notes: &mut Notes,
+) -> Result<String> {
     let Some(error) = resp.get("error") else {
         if resp.get("code").is_some() {
             bail!(
@@ -379,7 +421,7 @@ pub fn check_error(
         }
         bail!("the response has no error parameter: {:?}", resp.params);
     };
-    check_envelope(ctx, req, resp)?;
+    check_envelope(iss_rule, req, resp)?;
     match resp.get("state") {
         Some(s) => ensure!(
             s == req.state,
@@ -444,7 +486,6 @@ pub fn error_code_valid(s: &str) -> bool {
 
 /// Tokens from the token endpoint, checked.
 pub struct Tokens {
-    pub response: CoreTokenResponse,
     pub access_token: String,
     pub refresh_token: Option<String>,
     pub id_token: Option<CoreIdToken>,
@@ -509,6 +550,11 @@ fn check_token_body(resp: &CoreTokenResponse) -> Result<()> {
         at.chars().all(|c| (' '..='~').contains(&c)),
         "access_token has characters outside VSCHAR (RFC 6749 A.12)"
     );
+    let bits = entropy_bits(at);
+    ensure!(
+        bits >= 128.0,
+        "access_token carries about {bits:.0} bits of entropy, less than 128"
+    );
     if let Some(exp) = resp.expires_in() {
         ensure!(
             exp.as_secs() > 0,
@@ -521,8 +567,35 @@ fn check_token_body(resp: &CoreTokenResponse) -> Result<()> {
             !rt.secret().is_empty() && rt.secret().chars().all(|c| (' '..='~').contains(&c)),
             "refresh_token empty or with characters outside VSCHAR (RFC 6749 A.17)"
         );
+        let bits = entropy_bits(rt.secret());
+        ensure!(
+            bits >= 128.0,
+            "refresh_token carries about {bits:.0} bits of entropy, less than 128 (RFC 6749 §10.10)"
+        );
     }
     Ok(())
+}
+
+/// An estimate of a token's entropy as the suite makes it: the Shannon entropy of its
+/// characters times its length.
+pub fn entropy_bits(s: &str) -> f64 {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.is_empty() {
+        return 0.0;
+    }
+    let mut counts: std::collections::HashMap<char, usize> = std::collections::HashMap::new();
+    for c in &chars {
+        *counts.entry(*c).or_default() += 1;
+    }
+    let n = chars.len() as f64;
+    let per_char: f64 = counts
+        .values()
+        .map(|&k| {
+            let p = k as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_char * n
 }
 
 /// Redeem a code through `openidconnect`.
@@ -543,7 +616,6 @@ pub async fn redeem(ctx: &Ctx, rp: &Rp, code: &str, verifier: Option<&str>) -> R
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|r| r.secret().clone()),
         id_token: response.id_token().cloned(),
-        response,
     })
 }
 
@@ -564,7 +636,6 @@ pub async fn refresh(ctx: &Ctx, rp: &Rp, refresh_token: &str, scopes: &[&str]) -
         access_token: response.access_token().secret().clone(),
         refresh_token: response.refresh_token().map(|r| r.secret().clone()),
         id_token: response.id_token().cloned(),
-        response,
     })
 }
 
@@ -694,10 +765,7 @@ pub fn verify_id(
         .and_then(|v| v.as_str())
         .unwrap_or_default()
         .to_string();
-    ensure!(
-        alg != "none",
-        "the ID token is unsigned (alg none)"
-    );
+    ensure!(alg != "none", "the ID token is unsigned (alg none)");
     ensure!(
         !alg.starts_with("HS"),
         "the ID token is signed with {alg}; the suite expects an asymmetric algorithm"
@@ -788,7 +856,6 @@ pub fn verify_id(
 /// The outcome of a whole code flow.
 pub struct Flow {
     pub req: Prepared,
-    pub resp: AuthResponse,
     pub tokens: Tokens,
     pub id: VerifiedId,
     pub trace: Trace,
@@ -814,7 +881,6 @@ pub async fn code_flow(ctx: &Ctx, rp: &Rp, browser: &Browser, p: &AuthParams) ->
     let id = verify_id(ctx, rp, &id_token, nonce, Some(&tokens.access_token))?;
     Ok(Flow {
         req,
-        resp,
         tokens,
         id,
         trace,
@@ -872,10 +938,12 @@ pub async fn userinfo(
         "userinfo Content-Type is {mt:?}, expected application/json"
     );
     let sub = SubjectIdentifier::new(expected_sub.to_string());
-    let _typed: CoreUserInfoClaims = UserInfoClaims::<EmptyAdditionalClaims, CoreGenderClaim>::from_json::<
-        std::io::Error,
-    >(&raw.body, Some(&sub))
-    .map_err(|e| anyhow!("userinfo claims invalid: {}", error_chain(&e)))?;
+    let _typed: CoreUserInfoClaims =
+        UserInfoClaims::<EmptyAdditionalClaims, CoreGenderClaim>::from_json::<std::io::Error>(
+            &raw.body,
+            Some(&sub),
+        )
+        .map_err(|e| anyhow!("userinfo claims invalid: {}", error_chain(&e)))?;
     let json = raw.json()?;
     let obj = json
         .as_object()
@@ -1033,6 +1101,213 @@ pub fn tamper_signature(jwt: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ISS: IssRule<'static> = IssRule {
+        issuer: "https://op.example/t/x",
+        required: true,
+    };
+
+    fn prepared(mode: Mode) -> Prepared {
+        Prepared {
+            url: Url::parse("https://op.example/t/x/oauth2/authorize?state=s1").unwrap(),
+            state: "s1".into(),
+            nonce: Nonce::new("n".into()),
+            nonce_sent: true,
+            pkce_verifier: None,
+            redirect_uri: Url::parse("https://rp.example/cb").unwrap(),
+            method: Method::Get,
+            mode,
+            interact: Interact::Yes,
+        }
+    }
+
+    fn response(pairs: &[(&str, &str)]) -> AuthResponse {
+        AuthResponse {
+            params: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            delivered: Delivered::Query,
+            status: Some(302),
+        }
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("code", "c1"),
+        ("state", "s1"),
+        ("iss", "https://op.example/t/x"),
+    ];
+
+    #[test]
+    fn success_accepts_a_good_response() {
+        let req = prepared(Mode::Query);
+        assert_eq!(success_with(&ISS, &req, &response(GOOD)).unwrap(), "c1");
+        let mut r = response(GOOD);
+        r.status = Some(303);
+        assert!(success_with(&ISS, &req, &r).is_ok());
+    }
+
+    #[test]
+    fn success_catches_bad_responses() {
+        let req = prepared(Mode::Query);
+        let bad: Vec<(&str, AuthResponse)> = vec![
+            (
+                "state changed",
+                response(&[("code", "c1"), ("state", "s"), ("iss", ISS.issuer)]),
+            ),
+            (
+                "state missing",
+                response(&[("code", "c1"), ("iss", ISS.issuer)]),
+            ),
+            (
+                "iss wrong",
+                response(&[
+                    ("code", "c1"),
+                    ("state", "s1"),
+                    ("iss", "https://op.example"),
+                ]),
+            ),
+            (
+                "iss missing although advertised",
+                response(&[("code", "c1"), ("state", "s1")]),
+            ),
+            ("no code", response(&[("state", "s1"), ("iss", ISS.issuer)])),
+            (
+                "error",
+                response(&[
+                    ("error", "access_denied"),
+                    ("state", "s1"),
+                    ("iss", ISS.issuer),
+                ]),
+            ),
+            (
+                "repeated code",
+                response(&[
+                    ("code", "c1"),
+                    ("code", "c2"),
+                    ("state", "s1"),
+                    ("iss", ISS.issuer),
+                ]),
+            ),
+            ("307", {
+                let mut r = response(GOOD);
+                r.status = Some(307);
+                r
+            }),
+            ("fragment", {
+                let mut r = response(GOOD);
+                r.delivered = Delivered::Fragment;
+                r
+            }),
+        ];
+        for (what, r) in bad {
+            assert!(success_with(&ISS, &req, &r).is_err(), "{what} was accepted");
+        }
+        // form_post expected, query given
+        assert!(success_with(&ISS, &prepared(Mode::FormPost), &response(GOOD)).is_err());
+        // iss optional when not advertised
+        let lax = IssRule {
+            issuer: ISS.issuer,
+            required: false,
+        };
+        assert!(success_with(&lax, &req, &response(&[("code", "c1"), ("state", "s1")])).is_ok());
+    }
+
+    #[test]
+    fn error_checks() {
+        let req = prepared(Mode::Query);
+        let mut notes = Notes::default();
+        let ok = response(&[
+            ("error", "login_required"),
+            ("error_description", "not signed in"),
+            ("state", "s1"),
+            ("iss", ISS.issuer),
+        ]);
+        assert_eq!(
+            error_with(&ISS, &req, &ok, &["login_required"], &mut notes).unwrap(),
+            "login_required"
+        );
+        assert!(notes.warnings.is_empty());
+        assert!(error_with(&ISS, &req, &ok, &["consent_required"], &mut notes).is_err());
+        let bad = [
+            response(&[("error", "login_required"), ("iss", ISS.issuer)]),
+            response(&[
+                ("error", "login_required"),
+                ("state", "x"),
+                ("iss", ISS.issuer),
+            ]),
+            response(&[
+                ("error", "login_required"),
+                ("code", "c"),
+                ("state", "s1"),
+                ("iss", ISS.issuer),
+            ]),
+            response(&[
+                ("error", "login_required"),
+                ("error_description", "bad \"quote\""),
+                ("state", "s1"),
+                ("iss", ISS.issuer),
+            ]),
+            response(GOOD),
+        ];
+        for r in &bad {
+            assert!(
+                error_with(&ISS, &req, r, &["login_required"], &mut notes).is_err(),
+                "{r:?} was accepted"
+            );
+        }
+        let extra = response(&[
+            ("error", "login_required"),
+            ("state", "s1"),
+            ("iss", ISS.issuer),
+            ("foo", "bar"),
+        ]);
+        assert!(error_with(&ISS, &req, &extra, &["login_required"], &mut notes).is_ok());
+        assert_eq!(notes.warnings.len(), 1);
+    }
+
+    fn raw(status: u16, content_type: &str, body: &str) -> Raw {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_str(content_type).unwrap(),
+        );
+        Raw {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn token_errors() {
+        let grant = r#"{"error":"invalid_grant","error_description":"used"}"#;
+        assert!(check_token_error(&raw(400, "application/json", grant), "invalid_grant").is_ok());
+        assert!(
+            check_token_error(
+                &raw(400, "application/json; charset=utf-8", grant),
+                "invalid_grant"
+            )
+            .is_ok()
+        );
+        assert!(check_token_error(&raw(401, "application/json", grant), "invalid_grant").is_err());
+        assert!(check_token_error(&raw(400, "text/html", grant), "invalid_grant").is_err());
+        assert!(check_token_error(&raw(200, "application/json", "{}"), "invalid_grant").is_err());
+        assert!(
+            check_token_error(
+                &raw(400, "application/json", r#"{"error":"invalid_request"}"#),
+                "invalid_grant"
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn entropy() {
+        assert!(entropy_bits("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa") < 1.0);
+        assert!(entropy_bits("2YotnFZFEjr1zCsicMWpAA") < 128.0);
+        assert!(entropy_bits("Xq3vR8kLp2Zt7yBn4WcE9hJd6FgA1sMu5oKiT0rYxVb") >= 128.0);
+    }
 
     #[test]
     fn error_charset() {

@@ -35,11 +35,13 @@ impl Form {
     }
 
     /// Whether the form has an input or button with this name.
+    #[cfg(test)]
     pub fn has_field(&self, name: &str) -> bool {
         self.inputs.iter().any(|c| c.name == name) || self.buttons.iter().any(|c| c.name == name)
     }
 
     /// The value of the first hidden input with this name.
+    #[cfg(test)]
     pub fn hidden(&self, name: &str) -> Option<&str> {
         self.inputs
             .iter()
@@ -157,15 +159,17 @@ fn attributes(s: &str) -> Vec<(String, String)> {
             i += 1;
         }
         let name_start = i;
-        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' && chars[i] != '/'
-        {
+        while i < chars.len() && !chars[i].is_whitespace() && chars[i] != '=' && chars[i] != '/' {
             i += 1;
         }
         if i == name_start {
             i += 1;
             continue;
         }
-        let name: String = chars[name_start..i].iter().collect::<String>().to_lowercase();
+        let name: String = chars[name_start..i]
+            .iter()
+            .collect::<String>()
+            .to_lowercase();
         while i < chars.len() && chars[i].is_whitespace() {
             i += 1;
         }
@@ -305,7 +309,10 @@ mod tests {
 
     #[test]
     fn unescapes() {
-        assert_eq!(unescape("a&amp;b&lt;c&gt;d&#39;e&#x27;f&quot;"), "a&b<c>d'e'f\"");
+        assert_eq!(
+            unescape("a&amp;b&lt;c&gt;d&#39;e&#x27;f&quot;"),
+            "a&b<c>d'e'f\""
+        );
         assert_eq!(unescape("x & y &unknown; z&"), "x & y &unknown; z&");
     }
 

@@ -18,7 +18,6 @@ use url::form_urlencoded;
 /// What the last response seen by [`OidcHttp`] looked like.
 #[derive(Debug, Clone)]
 pub struct Seen {
-    pub url: String,
     pub status: u16,
     pub headers: HeaderMap,
 }
@@ -92,7 +91,6 @@ impl<'c> AsyncHttpClient<'c> for OidcHttp {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
-            let url = request.uri().to_string();
             let request = reqwest::Request::try_from(request).map_err(Box::new)?;
             let response = self.client.execute(request).await.map_err(Box::new)?;
             let status = response.status();
@@ -103,7 +101,6 @@ impl<'c> AsyncHttpClient<'c> for OidcHttp {
             }
             let body = response.bytes().await.map_err(Box::new)?.to_vec();
             self.remember(Seen {
-                url,
                 status: status.as_u16(),
                 headers,
             });
@@ -124,7 +121,11 @@ impl Raw {
     pub async fn from(resp: reqwest::Response) -> Result<Self> {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.context("reading a response body")?.to_vec();
+        let body = resp
+            .bytes()
+            .await
+            .context("reading a response body")?
+            .to_vec();
         Ok(Self {
             status,
             headers,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use percent_encoding::percent_decode;
 
 pub const MAX_FIELDS: usize = 32;
-pub const MAX_VALUE_BYTES: usize = 4096;
+pub const MAX_VALUE_BYTES: usize = 8192;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {

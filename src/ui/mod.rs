@@ -207,7 +207,7 @@ pub fn return_to_or_account(slug: &str, raw: Option<&str>) -> String {
 pub fn safe_return_to(slug: &str, raw: &str) -> Option<String> {
     let prefix = format!("{}/", tenant_path(slug, ""));
     let ok = raw.starts_with(&prefix)
-        && raw.len() <= 2048
+        && raw.len() <= 8192
         && !raw.contains("//")
         && !raw.contains('\\')
         && !raw.contains("/../")

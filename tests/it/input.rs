@@ -145,7 +145,7 @@ async fn malformed_bodies_get_an_error_page() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 
     // An oversize field, and an oversize body.
-    let body = format!("csrf_token={token}&email={}", "a".repeat(5000));
+    let body = format!("csrf_token={token}&email={}", "a".repeat(9000));
     let res = b.post_raw("/t/open/signup", body).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("too long"));

@@ -1255,3 +1255,151 @@ async fn cors_only_for_registered_origins() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_requests_survive_the_trip_through_sign_in() {
+    let s = TestServer::start().await;
+    let rp = client(&s, |c| c.skip_consent = true).await;
+    let b = s.browser();
+    let code = code_for(&s, &b, &rp).await;
+    let t: Value = exchange(&s, &rp, &code).await.json().await.unwrap();
+    let hint = t["id_token"].as_str().unwrap();
+    // A fresh browser: the request (with an ID token hint and a claims request) goes through
+    // the sign-in page and comes back whole.
+    let b2 = s.browser();
+    let chal = challenge(VERIFIER);
+    let claims = r#"{"userinfo":{"email":{"essential":true},"name":null},"id_token":{"email":{"essential":true}}}"#;
+    let mut p = base_params(&rp, &chal);
+    p.push(("id_token_hint", hint));
+    p.push(("claims", claims));
+    p.push(("ui_locales", "fr-CA fr en"));
+    p.push(("unknown_param", "ignored"));
+    let res = authorize(&b2, &authorize_path(&p), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let params = params_of(&res);
+    assert_eq!(param(&params, "state"), Some("st-123"));
+    let code = param(&params, "code").unwrap().to_string();
+    let t: Value = exchange(&s, &rp, &code).await.json().await.unwrap();
+    let (_, id) = jwt_parts(t["id_token"].as_str().unwrap());
+    assert_eq!(id["email"], ADMIN_EMAIL);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_error_codes_and_no_server_errors_on_malformed_requests() {
+    let s = TestServer::start().await;
+    let rp = client(&s, |c| c.skip_consent = true).await;
+    let cc_only = client(&s, |c| {
+        c.grant_types = vec!["client_credentials".into()];
+        c.redirect_uris = vec![REDIRECT.into()];
+    })
+    .await;
+    let b = s.browser();
+    // A client without the code grant: unauthorized_client, by redirect.
+    let res = b
+        .get(&authorize_path(&[
+            ("response_type", "code"),
+            ("client_id", &cc_only.id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("state", "s1"),
+        ]))
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        param(&params_of(&res), "error"),
+        Some("unauthorized_client")
+    );
+    // Introspection and revocation without a token: invalid_request.
+    for path in ["/t/default/oauth2/introspect", "/t/default/oauth2/revoke"] {
+        let res = reqwest::Client::new()
+            .post(s.url(path))
+            .basic_auth(&rp.id, rp.secret.as_deref())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("token_type_hint=access_token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_of(res).await,
+            (StatusCode::BAD_REQUEST, "invalid_request".into()),
+            "{path}"
+        );
+    }
+    // Garbage everywhere: a 4xx in the protocol's format, never a 5xx.
+    let http = reqwest::Client::new();
+    let bodies: Vec<Vec<u8>> = vec![
+        b"\xff\xfe=\xff".to_vec(),
+        b"%%%%&&&===".to_vec(),
+        "a=".repeat(100).into_bytes(),
+        format!("code={}", "x".repeat(20_000)).into_bytes(),
+        b"grant_type=authorization_code&code=&redirect_uri=".to_vec(),
+        b"grant_type=refresh_token&refresh_token=%00".to_vec(),
+        b"token=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.".to_vec(),
+        b"client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=a.b.c".to_vec(),
+    ];
+    for path in [
+        "/t/default/oauth2/token",
+        "/t/default/oauth2/introspect",
+        "/t/default/oauth2/revoke",
+        "/t/default/oauth2/userinfo",
+        "/t/default/oauth2/authorize",
+        "/t/default/oauth2/consent",
+        "/t/default/oauth2/logout",
+        "/t/nope/oauth2/token",
+    ] {
+        for body in &bodies {
+            let res = http
+                .post(s.url(path))
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(AUTHORIZATION, "Basic !!!notbase64")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let what = format!(
+                "{path} {:?}: {}",
+                String::from_utf8_lossy(body),
+                res.status()
+            );
+            if path.ends_with("/logout") {
+                // Nothing to check in a bare sign-out: the signed-out page, never a redirect.
+                assert!(!res.status().is_server_error(), "{what}");
+                assert!(res.headers().get(LOCATION).is_none(), "{what}");
+            } else {
+                assert!(res.status().is_client_error(), "{what}");
+            }
+        }
+    }
+    for query in [
+        "?id_token_hint=a.b.c",
+        "?id_token_hint=%FF",
+        "?post_logout_redirect_uri=javascript:alert(1)",
+        "?client_id=&response_type=code",
+    ] {
+        for path in ["/t/default/oauth2/logout", "/t/default/oauth2/authorize"] {
+            if path.ends_with("logout") && query.starts_with("?client_id") {
+                continue; // a bare sign-out request is fine: "you are signed out"
+            }
+            let res = http
+                .get(s.url(&format!("{path}{query}")))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                res.status().is_client_error(),
+                "{path}{query}: {}",
+                res.status()
+            );
+            assert!(res.headers().get(LOCATION).is_none(), "{path}{query}");
+        }
+    }
+    let res = http
+        .get(s.url("/t/default/oauth2/userinfo"))
+        .header(AUTHORIZATION, "Bearer a.b.c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    s.stop().await;
+}

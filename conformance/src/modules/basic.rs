@@ -41,7 +41,11 @@ pub async fn server(ctx: &Ctx, _notes: &mut Notes, mode: Mode) -> Result<Verdict
 /// unsupported_response_type in the query.
 pub async fn response_type_missing(ctx: &Ctx, notes: &mut Notes) -> Result<Verdict> {
     let b = ctx.browser()?;
-    let req = prepare(ctx, &ctx.basic, &AuthParams::default().remove("response_type"));
+    let req = prepare(
+        ctx,
+        &ctx.basic,
+        &AuthParams::default().remove("response_type"),
+    );
     let mut trace = Trace::default();
     let end = run(&b, &req, &mut trace).await?;
     match &end {
@@ -71,12 +75,13 @@ pub async fn response_type_missing(ctx: &Ctx, notes: &mut Notes) -> Result<Verdi
 pub async fn idtoken_signature(ctx: &Ctx, _notes: &mut Notes) -> Result<Verdict> {
     let b = ctx.browser()?;
     let f = code_flow(ctx, &ctx.basic, &b, &AuthParams::default()).await?;
-    let alg = f
-        .id
-        .token
-        .signing_alg()
-        .map(|a| format!("{a:?}"))
-        .unwrap_or_default();
+    let alg =
+        f.id.token
+            .signing_alg()
+            .ok()
+            .and_then(|a| serde_json::to_value(a).ok())
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
     let tampered = tamper_signature(&f.id.raw)?;
     let tampered = CoreIdToken::from_str(&tampered)
         .map_err(|e| anyhow!("re-parsing the tampered token: {e}"))?;
@@ -110,7 +115,10 @@ pub async fn userinfo_get(ctx: &Ctx, _notes: &mut Notes) -> Result<Verdict> {
         .request_async(&ctx.http)
         .await
         .map_err(|e| anyhow!("userinfo: {}", crate::ctx::error_chain(&e)))?;
-    ensure!(claims.subject().as_str() == f.id.sub(), "userinfo sub differs");
+    ensure!(
+        claims.subject().as_str() == f.id.sub(),
+        "userinfo sub differs"
+    );
     userinfo(ctx, &f.tokens.access_token, UserinfoCall::Get, f.id.sub()).await?;
     pass("GET with Bearer header: 200 JSON, sub matches the ID token")
 }
@@ -165,7 +173,13 @@ pub async fn other_scope_order(ctx: &Ctx, notes: &mut Notes) -> Result<Verdict> 
 /// The modules that add one parameter the provider must accept or ignore.
 pub async fn with_param(ctx: &Ctx, _notes: &mut Notes, name: &str, value: &str) -> Result<Verdict> {
     let b = ctx.browser()?;
-    let f = code_flow(ctx, &ctx.basic, &b, &AuthParams::default().extra(name, value)).await?;
+    let f = code_flow(
+        ctx,
+        &ctx.basic,
+        &b,
+        &AuthParams::default().extra(name, value),
+    )
+    .await?;
     userinfo(ctx, &f.tokens.access_token, UserinfoCall::Get, f.id.sub()).await?;
     pass(format!("{name}={value} accepted, flow completed"))
 }
@@ -199,9 +213,7 @@ pub async fn prompt_login(ctx: &Ctx, _notes: &mut Notes) -> Result<Verdict> {
                 b > a,
                 "auth_time did not move forward after the new login ({a} then {b})"
             );
-            pass(format!(
-                "login page shown again; auth_time {a} → {b}"
-            ))
+            pass(format!("login page shown again; auth_time {a} → {b}"))
         }
         (None, Some(_)) | (Some(_), None) => {
             bail!("auth_time present in only one of the two ID tokens")
@@ -351,7 +363,7 @@ pub async fn login_hint(ctx: &Ctx, notes: &mut Notes) -> Result<Verdict> {
         &AuthParams::default().extra("login_hint", &hint),
     )
     .await?;
-    if !f.trace.login_prefill.iter().any(|e| *e == hint) {
+    if !f.trace.login_prefill.contains(&hint) {
         notes.warn("the login page did not prefill the email from login_hint");
     }
     pass("login_hint accepted, flow completed")
@@ -601,14 +613,18 @@ pub async fn valid_pkce(ctx: &Ctx, _notes: &mut Notes) -> Result<Verdict> {
         let raw = token_raw(ctx, &ctx.basic, fields).await?;
         if verifier.is_none() && raw.status == 400 {
             let body = raw.json().unwrap_or_default();
-            let e = body.get("error").and_then(|v| v.as_str()).unwrap_or_default();
+            let e = body
+                .get("error")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default();
             ensure!(
                 e == "invalid_grant" || e == "invalid_request",
                 "redeeming with {what}: error {e}, expected invalid_grant"
             );
             continue;
         }
-        check_token_error(&raw, "invalid_grant").with_context(|| format!("redeeming with {what}"))?;
+        check_token_error(&raw, "invalid_grant")
+            .with_context(|| format!("redeeming with {what}"))?;
     }
     pass("S256 flow succeeded; wrong and missing code_verifier refused")
 }

@@ -157,9 +157,7 @@ pub async fn run(name: &str, ctx: &Ctx, notes: &mut Notes) -> Result<Verdict> {
         "oidcc-rp-initiated-logout-modified-id-token-hint" => {
             logout::modified_id_token_hint(ctx, notes).await
         }
-        "oidcc-rp-initiated-logout-no-id-token-hint" => {
-            logout::no_id_token_hint(ctx, notes).await
-        }
+        "oidcc-rp-initiated-logout-no-id-token-hint" => logout::no_id_token_hint(ctx, notes).await,
         "oidcc-rp-initiated-logout-no-params" => logout::no_params(ctx, notes).await,
         "oidcc-rp-initiated-logout-only-state" => logout::only_state(ctx, notes).await,
         other => bail!("unknown module {other}"),
