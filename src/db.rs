@@ -64,3 +64,9 @@ fn redact(url: &str, e: impl std::fmt::Display) -> String {
         None => text,
     }
 }
+
+/// Whether a lookup key can be sent to every backend: PostgreSQL refuses NUL in text (an error,
+/// not a miss), so such a key can only be unknown.
+pub fn storable(key: &str) -> bool {
+    !key.contains('\0')
+}

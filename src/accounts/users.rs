@@ -116,6 +116,9 @@ pub async fn find_by_sub(
     tenant_id: Uuid,
     sub: &str,
 ) -> DomainResult<Option<user::Model>> {
+    if !crate::db::storable(sub) {
+        return Ok(None);
+    }
     Ok(user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
         .filter(user::Column::Sub.eq(sub))

@@ -312,6 +312,9 @@ pub async fn find(
     tenant_id: Uuid,
     client_id: &str,
 ) -> DomainResult<Option<client::Model>> {
+    if !crate::db::storable(client_id) {
+        return Ok(None);
+    }
     Ok(client::Entity::find()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::ClientId.eq(client_id))

@@ -64,32 +64,35 @@ pub async fn issue_code(
 
 pub enum Redeemed {
     /// First use: the caller checks client, redirect URI and PKCE, then makes the grant.
-    Fresh(authorization_code::Model),
+    Fresh(Box<authorization_code::Model>),
     /// Used before: the grant it produced has been revoked.
     Replayed,
     /// Unknown, expired or another tenant's.
     Invalid,
 }
 
-/// Use a code once. A second use revokes the grant made from the first.
+/// Use a code once. A second use revokes the grant made from the first. Another client's code
+/// is simply invalid: it can neither use nor burn it.
 pub async fn redeem_code(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     key: &SubKey,
     tenant_id: Uuid,
+    client_id: &str,
     code: &str,
 ) -> DomainResult<Redeemed> {
     let hash = key.hash_hex(code.as_bytes());
     let Some(found) = authorization_code::Entity::find()
         .filter(authorization_code::Column::CodeHash.eq(hash.as_str()))
         .filter(authorization_code::Column::TenantId.eq(tenant_id))
+        .filter(authorization_code::Column::ClientId.eq(client_id))
         .one(db)
         .await?
     else {
         return Ok(Redeemed::Invalid);
     };
     if found.redeemed_at.is_some() {
-        revoke_grant(db, now, found.grant_id).await?;
+        revoke_code_grant(db, now, &found).await?;
         return Ok(Redeemed::Replayed);
     }
     if found.expires_at <= now {
@@ -104,19 +107,14 @@ pub async fn redeem_code(
         .rows_affected
         == 1;
     if !won {
-        revoke_grant(db, now, found.grant_id).await?;
+        revoke_code_grant(db, now, &found).await?;
         return Ok(Redeemed::Replayed);
     }
-    Ok(Redeemed::Fresh(found))
+    Ok(Redeemed::Fresh(Box::new(found)))
 }
 
-/// The grant a redeemed code stands for.
-pub async fn grant_from_code(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    code: &authorization_code::Model,
-) -> DomainResult<grant::Model> {
-    Ok(grant::ActiveModel {
+fn grant_row(code: &authorization_code::Model, now: DateTime<Utc>) -> grant::ActiveModel {
+    grant::ActiveModel {
         id: Set(code.grant_id),
         tenant_id: Set(code.tenant_id),
         client_id: Set(code.client_id.clone()),
@@ -129,8 +127,35 @@ pub async fn grant_from_code(
         created_at: Set(now),
         revoked_at: Set(None),
     }
-    .insert(db)
-    .await?)
+}
+
+/// Revoke the grant of a replayed code. The first use may not have written the grant yet:
+/// then a revoked one is written in its place, and the first use finds it revoked.
+async fn revoke_code_grant(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    code: &authorization_code::Model,
+) -> DomainResult<()> {
+    let mut tombstone = grant_row(code, now);
+    tombstone.revoked_at = Set(Some(now));
+    grant::Entity::insert(tombstone)
+        .on_conflict_do_nothing_on([grant::Column::Id])
+        .exec(db)
+        .await?;
+    revoke_grant(db, now, code.grant_id).await
+}
+
+/// The grant a redeemed code stands for; `None` if a replay revoked it in the meantime.
+pub async fn grant_from_code(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    code: &authorization_code::Model,
+) -> DomainResult<Option<grant::Model>> {
+    grant::Entity::insert(grant_row(code, now))
+        .on_conflict_do_nothing_on([grant::Column::Id])
+        .exec(db)
+        .await?;
+    live_grant(db, code.grant_id).await
 }
 
 pub async fn find_grant(db: &impl ConnectionTrait, id: Uuid) -> DomainResult<Option<grant::Model>> {

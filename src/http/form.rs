@@ -16,6 +16,8 @@ pub enum FormError {
     TooManyFields,
     #[error("a form field is too long")]
     TooLong,
+    #[error("the form contains a NUL character")]
+    Nul,
 }
 
 #[derive(Debug, Default)]
@@ -45,10 +47,13 @@ impl Form {
             if value.len() > MAX_VALUE_BYTES {
                 return Err(FormError::TooLong);
             }
-            if map.contains_key(&key) {
-                repeated.get_or_insert(key);
-            } else {
-                map.insert(key, value);
+            match map.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    repeated.get_or_insert_with(|| e.key().clone());
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(value);
+                }
             }
         }
         Ok(Self {
@@ -89,6 +94,9 @@ fn decode(raw: &[u8]) -> Result<String, FormError> {
         .map(|&b| if b == b'+' { b' ' } else { b })
         .collect();
     let bytes: Vec<u8> = percent_decode(&plus_as_space).collect();
+    if bytes.contains(&0) {
+        return Err(FormError::Nul);
+    }
     String::from_utf8(bytes).map_err(|_| FormError::Utf8)
 }
 

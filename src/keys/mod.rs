@@ -318,6 +318,9 @@ pub async fn verify(
     else {
         return Ok(None);
     };
+    if !crate::db::storable(kid) {
+        return Ok(None);
+    }
     let Some(key) = signing_key::Entity::find()
         .filter(signing_key::Column::TenantId.eq(tenant_id))
         .filter(signing_key::Column::Kid.eq(kid.as_str()))

@@ -5,9 +5,11 @@
 //! error page: nothing is ever sent to an unchecked URI. Every later error goes back to the
 //! client as `error`, `error_description`, `state` and `iss` in the chosen response mode.
 //!
-//! Sending the browser to the sign-in page keeps the whole request in `return_to`, plus an
-//! `plinto_auth_after` mark (milliseconds): a session that started after the mark satisfies
-//! `prompt=login`, `max_age` and a mismatched `id_token_hint`, so the browser does not loop.
+//! Sending the browser to the sign-in page keeps the whole request in `return_to`, plus a
+//! `plinto_auth_after` mark (milliseconds, MAC'd for this tenant and client, valid for ten
+//! minutes): a session that started after the mark satisfies `prompt=login`, `max_age` and a
+//! mismatched `id_token_hint` or requested `sub`, so the browser does not loop. A forged or
+//! stale mark is ignored.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -28,6 +30,34 @@ use crate::ui::{self, CsrfToken, UiError, UiResult};
 
 /// The internal mark that a fresh sign-in was asked for (see the module docs).
 const AUTH_AFTER: &str = "plinto_auth_after";
+/// How long a mark stays valid.
+const AUTH_AFTER_MAX_AGE_MS: i64 = 10 * 60 * 1000;
+
+fn mark_mac(state: &AppState, tenant: &tenant::Model, client_id: &str, ms: i64) -> String {
+    state
+        .keys
+        .csrf
+        .mac_b64(format!("auth-after|{}|{client_id}|{ms}", tenant.id).as_bytes())
+}
+
+/// A new mark: sign-in must happen after now.
+fn new_mark(state: &AppState, tenant: &tenant::Model, client_id: &str) -> String {
+    let ms = state.now().timestamp_millis();
+    format!("{ms}.{}", mark_mac(state, tenant, client_id, ms))
+}
+
+/// The time of a genuine, fresh mark.
+fn check_mark(state: &AppState, tenant: &tenant::Model, client_id: &str, raw: &str) -> Option<i64> {
+    let (ms, mac) = raw.split_once('.')?;
+    let ms: i64 = ms.parse().ok()?;
+    let now = state.now().timestamp_millis();
+    let fresh = ms <= now + 1000 && now.saturating_sub(ms) <= AUTH_AFTER_MAX_AGE_MS;
+    let genuine = crypto::ct_eq(
+        mac.as_bytes(),
+        mark_mac(state, tenant, client_id, ms).as_bytes(),
+    );
+    (fresh && genuine).then_some(ms)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResponseMode {
@@ -41,6 +71,8 @@ pub struct AuthRequest {
     params: Vec<(String, String)>,
     client: client::Model,
     redirect_uri: String,
+    /// Sent in the request (then the token request must repeat it, RFC 6749 §4.1.3).
+    redirect_uri_given: bool,
     mode: ResponseMode,
     state: Option<String>,
     nonce: Option<String>,
@@ -52,6 +84,7 @@ pub struct AuthRequest {
     code_challenge: Option<String>,
     claims: Option<String>,
     auth_after_ms: Option<i64>,
+    auth_after_raw: Option<String>,
 }
 
 /// Where an error goes: to the client (redirect) once its redirect URI is trusted, else to
@@ -83,6 +116,27 @@ fn page_error(message: &str) -> Rejection {
     Rejection::Page(UiError::BadRequest(message.to_string()))
 }
 
+/// Exact string match, except that a registered loopback IP redirect URI (`http://127.0.0.1`
+/// or `http://[::1]`) accepts any port (RFC 8252 §7.3): native apps listen on a free port.
+pub fn redirect_matches(registered: &str, given: &str) -> bool {
+    if registered == given {
+        return true;
+    }
+    let (Ok(r), Ok(g)) = (Url::parse(registered), Url::parse(given)) else {
+        return false;
+    };
+    let loopback_ip =
+        r.scheme() == "http" && matches!(r.host_str(), Some("127.0.0.1") | Some("[::1]"));
+    loopback_ip
+        && g.scheme() == "http"
+        && g.host_str() == r.host_str()
+        && g.path() == r.path()
+        && g.query() == r.query()
+        && g.fragment().is_none()
+        && g.username().is_empty()
+        && g.password().is_none()
+}
+
 fn is_pkce_verifier_charset(s: &str) -> bool {
     s.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
@@ -104,8 +158,9 @@ pub async fn parse(
     };
     let registered = clients::list(&client.redirect_uris);
     let scope_param = form.text("scope");
+    let redirect_uri_given = form.opt("redirect_uri").is_some();
     let redirect_uri = match form.opt("redirect_uri") {
-        Some(uri) if registered.iter().any(|r| r == uri) => uri.to_string(),
+        Some(uri) if registered.iter().any(|r| redirect_matches(r, uri)) => uri.to_string(),
         Some(_) => {
             return Err(page_error(
                 "The application sent you here with a return address it has not registered.",
@@ -241,15 +296,24 @@ pub async fn parse(
             }
         },
     };
-    let claims = match form.opt("claims") {
-        None => None,
+    let (claims, claims_sub) = match form.opt("claims") {
+        None => (None, None),
         Some(raw) => match claims::parse_request(raw) {
-            Ok(v) => Some(v.to_string()),
+            Ok(v) => {
+                // Claims asked for by name need their scope (and the user's consent to it).
+                for scope in claims::implied_scopes(&v) {
+                    if allowed.iter().any(|a| a == scope) && !scopes.iter().any(|s| s == scope) {
+                        scopes.push(scope.to_string());
+                    }
+                }
+                let sub = claims::required_sub(&v).map(str::to_string);
+                (Some(v.to_string()), sub)
+            }
             Err(d) => return Err(reject("invalid_request", &d)),
         },
     };
     let hint_sub = match form.opt("id_token_hint") {
-        None => None,
+        None => claims_sub,
         Some(hint) => match tokens::check_id_token_hint(state, tenant, hint).await? {
             Some(c) => c.get("sub").and_then(|s| s.as_str()).map(str::to_string),
             None => {
@@ -260,6 +324,9 @@ pub async fn parse(
             }
         },
     };
+    let auth_after_ms = form
+        .opt(AUTH_AFTER)
+        .and_then(|raw| check_mark(state, tenant, &client.client_id, raw));
     Ok(AuthRequest {
         params: form
             .iter()
@@ -267,6 +334,7 @@ pub async fn parse(
             .collect(),
         client,
         redirect_uri,
+        redirect_uri_given,
         mode,
         state: st,
         nonce: form.opt("nonce").map(str::to_string),
@@ -277,7 +345,8 @@ pub async fn parse(
         login_hint: form.opt("login_hint").map(str::to_string),
         code_challenge: challenge.map(str::to_string),
         claims,
-        auth_after_ms: form.opt(AUTH_AFTER).and_then(|v| v.parse().ok()),
+        auth_after_ms,
+        auth_after_raw: auth_after_ms.and(form.opt(AUTH_AFTER).map(str::to_string)),
     })
 }
 
@@ -297,7 +366,7 @@ impl AuthRequest {
     }
 
     /// The request as a query string, with a fresh `plinto_auth_after` mark when given.
-    fn query(&self, auth_after_ms: Option<i64>) -> String {
+    fn query(&self, new_mark: Option<String>) -> String {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         let mut params: Vec<&(String, String)> = self
             .params
@@ -308,8 +377,8 @@ impl AuthRequest {
         for (k, v) in params {
             q.append_pair(k, v);
         }
-        if let Some(ms) = auth_after_ms.or(self.auth_after_ms) {
-            q.append_pair(AUTH_AFTER, &ms.to_string());
+        if let Some(mark) = new_mark.as_ref().or(self.auth_after_raw.as_ref()) {
+            q.append_pair(AUTH_AFTER, mark);
         }
         q.finish()
     }
@@ -487,7 +556,7 @@ fn to_login(state: &AppState, tenant: &tenant::Model, ar: &AuthRequest) -> HttpR
     let return_to = format!(
         "{}?{}",
         tenant_path(&tenant.slug, routes::AUTHORIZE),
-        ar.query(Some(state.now().timestamp_millis()))
+        ar.query(Some(new_mark(state, tenant, &ar.client.client_id)))
     );
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     q.append_pair("return_to", &return_to);
@@ -559,7 +628,11 @@ async fn issue(
             client_id: ar.client.client_id.clone(),
             user_id: user.id,
             session_id: session.id,
-            redirect_uri: ar.redirect_uri.clone(),
+            redirect_uri: if ar.redirect_uri_given {
+                ar.redirect_uri.clone()
+            } else {
+                String::new()
+            },
             scope: ar.scopes.join(" "),
             nonce: ar.nonce.clone(),
             code_challenge: ar.code_challenge.clone(),
@@ -661,5 +734,54 @@ async fn answer(
         }
         "deny" => Err(ar.reject("access_denied", "the user denied the request")),
         _ => Err(page_error("Choose Allow or Deny.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_matches;
+
+    #[test]
+    fn redirect_uris_match_exactly_except_loopback_ports() {
+        assert!(redirect_matches(
+            "https://a.example/cb",
+            "https://a.example/cb"
+        ));
+        assert!(!redirect_matches(
+            "https://a.example/cb",
+            "https://a.example/cb/"
+        ));
+        assert!(!redirect_matches(
+            "https://a.example/cb",
+            "https://a.example:8443/cb"
+        ));
+        assert!(!redirect_matches(
+            "https://a.example/cb",
+            "https://A.example/cb"
+        ));
+        assert!(redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51004/cb"
+        ));
+        assert!(redirect_matches(
+            "http://[::1]:80/cb",
+            "http://[::1]:6000/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:51004/other"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://127.0.0.2:51004/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://localhost/cb",
+            "http://localhost:51004/cb"
+        ));
+        assert!(!redirect_matches(
+            "http://127.0.0.1/cb",
+            "http://u@127.0.0.1:1/cb"
+        ));
     }
 }

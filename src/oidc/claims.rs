@@ -69,7 +69,42 @@ pub fn requested<'a>(claims: Option<&'a Value>, member: &str) -> Option<&'a Map<
     claims?.get(member)?.as_object()
 }
 
+/// The scope that releases a claim, if any.
+pub fn scope_of(claim: &str) -> Option<&'static str> {
+    SCOPE_CLAIMS
+        .iter()
+        .find(|(_, names)| names.contains(&claim))
+        .map(|(scope, _)| *scope)
+}
+
+/// The scopes a `claims` request parameter implies: a requested claim is released only under
+/// its scope, so asking for it means asking for (and consenting to) that scope.
+pub fn implied_scopes(claims: &Value) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for member in ["userinfo", "id_token"] {
+        if let Some(requests) = requested(Some(claims), member) {
+            for name in requests.keys() {
+                if let Some(scope) = scope_of(name)
+                    && !out.contains(&scope)
+                {
+                    out.push(scope);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `sub` value a `claims` request demands in the ID token (OIDC Core §5.5.1), if any.
+pub fn required_sub(claims: &Value) -> Option<&str> {
+    requested(Some(claims), "id_token")?
+        .get("sub")?
+        .get("value")?
+        .as_str()
+}
+
 /// The user's claims that `scopes` and the requested `extra` claims ask for; `sub` always.
+/// An extra claim is released only when its scope was granted (consented to).
 pub fn for_user(
     user: &user::Model,
     scopes: &[&str],
@@ -83,7 +118,12 @@ pub fn for_user(
         }
     }
     if let Some(extra) = extra {
-        wanted.extend(extra.keys().map(String::as_str));
+        wanted.extend(
+            extra
+                .keys()
+                .map(String::as_str)
+                .filter(|name| scope_of(name).is_some_and(|s| scopes.contains(&s))),
+        );
     }
     let mut out = Map::new();
     for name in wanted {

@@ -263,7 +263,7 @@ async fn private_key_jwt(
         ));
     }
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    if exp + CLOCK_SKEW_SECS <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
+    if exp.saturating_add(CLOCK_SKEW_SECS) <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
         return Err(bad("the client assertion is expired or lives too long"));
     }
     if claims
@@ -278,7 +278,7 @@ async fn private_key_jwt(
         .and_then(Value::as_str)
         .filter(|j| !j.is_empty() && j.len() <= 256)
         .ok_or_else(|| bad("the client assertion needs a jti"))?;
-    let ttl = Duration::seconds(exp - now + CLOCK_SKEW_SECS)
+    let ttl = Duration::seconds(exp.saturating_sub(now).saturating_add(CLOCK_SKEW_SECS))
         .to_std()
         .unwrap_or_default();
     let seen = state

@@ -20,6 +20,11 @@ pub const SCOPES: &[&str] = clients::DEFAULT_SCOPES;
 pub fn document(issuer: &str) -> Value {
     let url = |route: &str| format!("{issuer}{route}");
     let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
+    let confidential: Vec<&str> = clients::AUTH_METHODS
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     let client_auth_algs = [
         "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
     ];
@@ -40,7 +45,7 @@ pub fn document(issuer: &str) -> Value {
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": clients::AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": client_auth_algs,
-        "introspection_endpoint_auth_methods_supported": clients::AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": confidential,
         "introspection_endpoint_auth_signing_alg_values_supported": client_auth_algs,
         "revocation_endpoint_auth_methods_supported": clients::AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": client_auth_algs,

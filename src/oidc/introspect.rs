@@ -22,11 +22,32 @@ async fn introspect(
     body: &[u8],
 ) -> Result<Value, OAuthError> {
     let form = token::read_form(req, body)?;
-    token::client(state, tenant, req, &form).await?;
+    let caller = token::client(state, tenant, req, &form).await?;
+    // A public client cannot prove who it is: it may not probe tokens (RFC 7662 §4).
+    if caller.auth_method == "none" {
+        return Err(OAuthError::invalid_client(
+            "introspection needs a confidential client",
+        ));
+    }
     let Some(t) = form.opt("token") else {
         return Err(OAuthError::invalid_request("token is missing"));
     };
     if let Some(c) = tokens::check_access_token(state, tenant, t).await? {
+        // A user's token dies with the user's account.
+        let user_token = c
+            .get("jti")
+            .and_then(Value::as_str)
+            .and_then(grants::grant_of_access_token)
+            .is_some();
+        if user_token {
+            let sub = c.get("sub").and_then(Value::as_str).unwrap_or("");
+            let live = users::find_by_sub(&state.db, tenant.id, sub)
+                .await?
+                .is_some_and(|u| !u.disabled);
+            if !live {
+                return Ok(json!({ "active": false }));
+            }
+        }
         let mut out = json!({ "active": true, "token_type": "Bearer" });
         for name in [
             "scope",
@@ -48,10 +69,11 @@ async fn introspect(
     if let Some((refresh, grant)) =
         grants::refresh_token_grant(&state.db, state.now(), &state.keys.tokens, tenant.id, t)
             .await?
+        // Refresh tokens are shown to the client that holds them, and to no other.
+        && grant.client_id == caller.client_id
     {
         let mut out = json!({
             "active": true,
-            "token_type": "refresh_token",
             "scope": grant.scope,
             "client_id": grant.client_id,
             "iss": state.config.issuer(&tenant.slug),

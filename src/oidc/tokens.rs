@@ -86,6 +86,8 @@ pub fn at_hash(alg: Alg, access_token: &str) -> String {
 pub struct IdToken<'a> {
     pub user: &'a user::Model,
     pub grant: &'a grant::Model,
+    /// The scope of this token response (a refresh may narrow the grant's).
+    pub scope: &'a str,
     pub nonce: Option<&'a str>,
     pub access_token: Option<&'a str>,
 }
@@ -98,7 +100,7 @@ pub async fn id_token(
 ) -> DomainResult<String> {
     let now = state.now();
     let alg = client_alg(client);
-    let scopes: Vec<&str> = t.grant.scope.split(' ').collect();
+    let scopes: Vec<&str> = t.scope.split(' ').collect();
     let claims_request: Option<Value> = t
         .grant
         .claims

@@ -97,6 +97,9 @@ pub async fn find_by_slug(
     db: &impl ConnectionTrait,
     slug: &str,
 ) -> DomainResult<Option<tenant::Model>> {
+    if !crate::db::storable(slug) {
+        return Ok(None);
+    }
     Ok(tenant::Entity::find()
         .filter(tenant::Column::Slug.eq(slug))
         .one(db)

@@ -206,7 +206,16 @@ pub fn return_to_or_account(slug: &str, raw: Option<&str>) -> String {
 
 pub fn safe_return_to(slug: &str, raw: &str) -> Option<String> {
     let prefix = format!("{}/", tenant_path(slug, ""));
+    let path = raw.split(['?', '#']).next().unwrap_or("");
+    // Dot segments, plain or percent-encoded, would let the browser climb out of the tenant.
+    let dots = path.split('/').any(|seg| {
+        matches!(
+            seg.to_ascii_lowercase().replace("%2e", ".").as_str(),
+            "." | ".."
+        )
+    });
     let ok = raw.starts_with(&prefix)
+        && !dots
         && raw.len() <= 8192
         && !raw.contains("//")
         && !raw.contains('\\')
@@ -246,6 +255,10 @@ mod tests {
             "/t/acme/../other",
             "/t/acme/\\evil",
             "/t/acmex/account",
+            "/t/acme/%2e%2e/other/account",
+            "/t/acme/%2E./other",
+            "/t/acme/..",
+            "/t/acme/./x",
         ] {
             assert_eq!(safe_return_to("acme", bad), None, "{bad}");
         }

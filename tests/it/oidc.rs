@@ -1403,3 +1403,99 @@ async fn more_error_codes_and_no_server_errors_on_malformed_requests() {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_fixes_marks_claims_consent_replays_and_introspection_scope() {
+    let s = TestServer::start().await;
+    let rp = client(&s, |_| {}).await;
+    let b = s.browser();
+    let chal = challenge(VERIFIER);
+    // Consent to openid only.
+    let mut p = base_params(&rp, &chal);
+    p.retain(|(k, _)| *k != "scope");
+    p.push(("scope", "openid"));
+    let res = authorize(&b, &authorize_path(&p), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+
+    // A forged sign-in mark does not skip prompt=login.
+    let mut forged = p.clone();
+    forged.push(("prompt", "login"));
+    forged.push(("plinto_auth_after", "0.AAAA"));
+    let res = b.get(&authorize_path(&forged)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/t/default/login"));
+
+    // Asking for the email claim by name needs consent to the email scope.
+    let mut with_claims = p.clone();
+    with_claims.push(("prompt", "none"));
+    with_claims.push(("claims", r#"{"id_token":{"email":null}}"#));
+    let res = b.get(&authorize_path(&with_claims)).await;
+    assert_eq!(param(&params_of(&res), "error"), Some("consent_required"));
+
+    // A code can be neither used nor burnt by another client.
+    let other = client(&s, |_| {}).await;
+    let res = b.get(&authorize_path(&p)).await;
+    let code = param(&params_of(&res), "code").unwrap().to_string();
+    let res = exchange(&s, &other, &code).await;
+    assert_eq!(
+        error_of(res).await,
+        (StatusCode::BAD_REQUEST, "invalid_grant".into())
+    );
+    let res = exchange(&s, &rp, &code).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let t: Value = res.json().await.unwrap();
+
+    // Another client cannot introspect this client's refresh token; a public client cannot
+    // introspect at all.
+    let introspect = |who: &Rp, token: &str| {
+        let mut req = reqwest::Client::new()
+            .post(s.url("/t/default/oauth2/introspect"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        let body = match &who.secret {
+            Some(secret) => {
+                req = req.basic_auth(&who.id, Some(secret));
+                format!("token={token}")
+            }
+            None => format!("token={token}&client_id={}", who.id),
+        };
+        req.body(body).send()
+    };
+    let refresh = t["refresh_token"].as_str().unwrap();
+    let mine: Value = introspect(&rp, refresh)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["active"], true);
+    let theirs: Value = introspect(&other, refresh)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["active"], false);
+    let public = client(&s, |c| c.auth_method = Some("none".into())).await;
+    let res = introspect(&public, refresh).await.unwrap();
+    assert_eq!(
+        error_of(res).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+
+    // NUL bytes are a clear 400, on every backend.
+    let res = b.get("/t/default/oauth2/authorize?client_id=%00").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = reqwest::Client::new()
+        .post(s.url("/t/default/oauth2/token"))
+        .basic_auth("a%00b", Some("x"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_of(res).await,
+        (StatusCode::UNAUTHORIZED, "invalid_client".into())
+    );
+    s.stop().await;
+}

@@ -37,8 +37,15 @@ pub async fn exchange(
         return Err(OAuthError::invalid_request("code is missing"));
     };
     let now = state.now();
-    let code = match grants::redeem_code(&state.db, now, &state.keys.tokens, tenant.id, code)
-        .await?
+    let code = match grants::redeem_code(
+        &state.db,
+        now,
+        &state.keys.tokens,
+        tenant.id,
+        &client.client_id,
+        code,
+    )
+    .await?
     {
         Redeemed::Fresh(c) => c,
         Redeemed::Replayed => {
@@ -53,14 +60,13 @@ pub async fn exchange(
             ));
         }
     };
-    if code.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was issued to another client",
-        ));
-    }
+    // Required, and equal, when the authorization request carried one (RFC 6749 §4.1.3).
     match form.opt("redirect_uri") {
-        None => return Err(OAuthError::invalid_request("redirect_uri is missing")),
-        Some(uri) if uri != code.redirect_uri => {
+        None if !code.redirect_uri.is_empty() => {
+            return Err(OAuthError::invalid_request("redirect_uri is missing"));
+        }
+        None => {}
+        Some(uri) if !code.redirect_uri.is_empty() && uri != code.redirect_uri => {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri differs from the authorization request",
             ));
@@ -86,7 +92,11 @@ pub async fn exchange(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| OAuthError::invalid_grant("the user is no longer active"))?;
-    let grant = grants::grant_from_code(&state.db, now, &code).await?;
+    let Some(grant) = grants::grant_from_code(&state.db, now, &code).await? else {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was used twice; the tokens issued for it are revoked",
+        ));
+    };
     let (access_token, expires_in) = tokens::access_token(
         state,
         tenant,
@@ -110,6 +120,7 @@ pub async fn exchange(
                 IdToken {
                     user: &user,
                     grant: &grant,
+                    scope: &grant.scope,
                     nonce: code.nonce.as_deref(),
                     access_token: Some(&access_token),
                 },

@@ -91,6 +91,7 @@ pub async fn exchange(
                 IdToken {
                     user: &user,
                     grant: &grant,
+                    scope: &scope,
                     nonce: None,
                     access_token: Some(&access_token),
                 },
