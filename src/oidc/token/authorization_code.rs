@@ -3,7 +3,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Duration;
 use entity::{client, tenant};
 use sha2::{Digest, Sha256};
 
@@ -13,7 +12,6 @@ use crate::crypto;
 use crate::grants::{self, Redeemed};
 use crate::http::form::Form;
 use crate::oidc::error::OAuthError;
-use crate::oidc::tokens::{self, AccessToken, IdToken};
 use crate::state::AppState;
 
 fn pkce_ok(challenge: &str, verifier: &str) -> bool {
@@ -97,62 +95,15 @@ pub async fn exchange(
             "the authorization code was used twice; the tokens issued for it are revoked",
         ));
     };
-    let (access_token, expires_in) = tokens::access_token(
-        state,
-        tenant,
-        client,
-        AccessToken {
-            sub: &user.sub,
-            scope: &grant.scope,
-            grant_id: Some(grant.id),
-            auth_time: grant.auth_time,
-            session_id: grant.session_id,
-        },
-    )
-    .await?;
-    let openid = grant.scope.split(' ').any(|s| s == "openid");
-    let id_token = if openid {
-        Some(
-            tokens::id_token(
-                state,
-                tenant,
-                client,
-                IdToken {
-                    user: &user,
-                    grant: &grant,
-                    scope: &grant.scope,
-                    nonce: code.nonce.as_deref(),
-                    access_token: Some(&access_token),
-                },
-            )
-            .await?,
-        )
-    } else {
-        None
-    };
-    let refresh_token = if crate::clients::list(&client.grant_types)
+    let with_refresh = crate::clients::list(&client.grant_types)
         .iter()
-        .any(|g| g == "refresh_token")
-    {
-        Some(
-            grants::issue_refresh_token(
-                &state.db,
-                now,
-                &state.keys.tokens,
-                Duration::seconds(state.config.refresh_token_ttl_secs as i64),
-                grant.id,
-            )
-            .await?,
-        )
-    } else {
-        None
+        .any(|g| g == "refresh_token");
+    let g = super::UserGrant {
+        user: &user,
+        grant: &grant,
+        scope: &grant.scope,
+        nonce: code.nonce.as_deref(),
+        with_refresh,
     };
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        scope: grant.scope.clone(),
-        refresh_token,
-        id_token,
-    })
+    super::for_user_grant(state, tenant, client, g).await
 }

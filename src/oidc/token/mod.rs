@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use super::client_auth;
 use super::error::OAuthError;
+use super::tokens::{self, AccessToken, IdToken};
 use crate::clients;
+use crate::grants;
 use crate::http::cors;
 use crate::http::form::Form;
 use crate::http::routes;
@@ -31,6 +33,74 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+/// What the tokens of a user's grant are made of.
+pub struct UserGrant<'a> {
+    pub user: &'a entity::user::Model,
+    pub grant: &'a entity::grant::Model,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
+    pub with_refresh: bool,
+}
+
+/// The tokens of a user's grant: an access token for `scope`, an ID token when `scope` has
+/// `openid`, and a fresh refresh token when `with_refresh`.
+pub async fn for_user_grant(
+    state: &AppState,
+    tenant: &tenant::Model,
+    client: &client::Model,
+    g: UserGrant<'_>,
+) -> Result<TokenResponse, OAuthError> {
+    let UserGrant {
+        user,
+        grant,
+        scope,
+        nonce,
+        with_refresh,
+    } = g;
+    let (access_token, expires_in) = tokens::access_token(
+        state,
+        tenant,
+        client,
+        AccessToken {
+            sub: &user.sub,
+            scope,
+            grant_id: Some(grant.id),
+            auth_time: grant.auth_time,
+            session_id: grant.session_id,
+        },
+    )
+    .await?;
+    let id_token = if scope.split(' ').any(|s| s == "openid") {
+        let t = IdToken {
+            user,
+            grant,
+            scope,
+            nonce,
+            access_token: Some(&access_token),
+        };
+        Some(tokens::id_token(state, tenant, client, t).await?)
+    } else {
+        None
+    };
+    let refresh_token = if with_refresh {
+        let ttl = chrono::Duration::seconds(state.config.refresh_token_ttl_secs as i64);
+        Some(
+            grants::issue_refresh_token(&state.db, state.now(), &state.keys.tokens, ttl, grant.id)
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        scope: scope.to_string(),
+        refresh_token,
+        id_token,
+    })
 }
 
 /// Scopes that only make sense for a user.

@@ -1,7 +1,6 @@
 //! `grant_type=refresh_token` (RFC 6749 §6) with rotation: each use returns a new refresh
 //! token; presenting a rotated one again revokes the whole family (the grant).
 
-use chrono::Duration;
 use entity::{client, tenant};
 
 use super::TokenResponse;
@@ -9,7 +8,6 @@ use crate::accounts::users;
 use crate::grants::{self, Rotated};
 use crate::http::form::Form;
 use crate::oidc::error::OAuthError;
-use crate::oidc::tokens::{self, AccessToken, IdToken};
 use crate::state::AppState;
 
 pub async fn exchange(
@@ -69,52 +67,12 @@ pub async fn exchange(
         grants::revoke_grant(&state.db, now, grant.id).await?;
         return Err(OAuthError::invalid_grant("the user is no longer active"));
     };
-    let (access_token, expires_in) = tokens::access_token(
-        state,
-        tenant,
-        client,
-        AccessToken {
-            sub: &user.sub,
-            scope: &scope,
-            grant_id: Some(grant.id),
-            auth_time: grant.auth_time,
-            session_id: grant.session_id,
-        },
-    )
-    .await?;
-    let id_token = if scope.split(' ').any(|s| s == "openid") {
-        Some(
-            tokens::id_token(
-                state,
-                tenant,
-                client,
-                IdToken {
-                    user: &user,
-                    grant: &grant,
-                    scope: &scope,
-                    nonce: None,
-                    access_token: Some(&access_token),
-                },
-            )
-            .await?,
-        )
-    } else {
-        None
+    let g = super::UserGrant {
+        user: &user,
+        grant: &grant,
+        scope: &scope,
+        nonce: None,
+        with_refresh: true,
     };
-    let refresh_token = grants::issue_refresh_token(
-        &state.db,
-        now,
-        &state.keys.tokens,
-        Duration::seconds(state.config.refresh_token_ttl_secs as i64),
-        grant.id,
-    )
-    .await?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        scope,
-        refresh_token: Some(refresh_token),
-        id_token,
-    })
+    super::for_user_grant(state, tenant, client, g).await
 }
