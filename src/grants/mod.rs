@@ -218,6 +218,23 @@ pub async fn issue_refresh_token(
     Ok(token)
 }
 
+/// A refresh token by its value, with its grant (whatever their state).
+async fn find_refresh_token(
+    db: &impl ConnectionTrait,
+    key: &SubKey,
+    token: &str,
+) -> DomainResult<Option<(refresh_token::Model, grant::Model)>> {
+    let hash = key.hash_hex(token.as_bytes());
+    let Some(found) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(find_grant(db, found.grant_id).await?.map(|g| (found, g)))
+}
+
 pub enum Rotated {
     /// The token was good and is now used up; the grant it belongs to.
     Fresh(grant::Model),
@@ -236,15 +253,7 @@ pub async fn rotate_refresh_token(
     client_id: &str,
     token: &str,
 ) -> DomainResult<Rotated> {
-    let hash = key.hash_hex(token.as_bytes());
-    let Some(found) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
-        .one(db)
-        .await?
-    else {
-        return Ok(Rotated::Invalid);
-    };
-    let Some(grant) = find_grant(db, found.grant_id).await? else {
+    let Some((found, grant)) = find_refresh_token(db, key, token).await? else {
         return Ok(Rotated::Invalid);
     };
     // Another client's token is simply invalid here: it must not be able to burn the family.
@@ -281,15 +290,7 @@ pub async fn refresh_token_grant(
     tenant_id: Uuid,
     token: &str,
 ) -> DomainResult<Option<(refresh_token::Model, grant::Model)>> {
-    let hash = key.hash_hex(token.as_bytes());
-    let Some(found) = refresh_token::Entity::find()
-        .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(grant) = find_grant(db, found.grant_id).await? else {
+    let Some((found, grant)) = find_refresh_token(db, key, token).await? else {
         return Ok(None);
     };
     let usable = grant.tenant_id == tenant_id

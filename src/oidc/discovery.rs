@@ -15,8 +15,6 @@ use crate::keys::Alg;
 use crate::state::AppState;
 use crate::tenants;
 
-pub const SCOPES: &[&str] = clients::DEFAULT_SCOPES;
-
 pub fn document(issuer: &str) -> Value {
     let url = |route: &str| format!("{issuer}{route}");
     let algs: Vec<&str> = Alg::ALL.iter().map(|a| a.as_str()).collect();
@@ -37,7 +35,7 @@ pub fn document(issuer: &str) -> Value {
         "introspection_endpoint": url(routes::INTROSPECT),
         "revocation_endpoint": url(routes::REVOKE),
         "end_session_endpoint": url(routes::END_SESSION),
-        "scopes_supported": SCOPES,
+        "scopes_supported": clients::DEFAULT_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": clients::GRANT_TYPES,

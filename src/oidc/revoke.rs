@@ -11,9 +11,9 @@ use serde_json::Value;
 
 use super::error::OAuthError;
 use super::token;
+use super::tokens;
 use crate::grants;
 use crate::http::cors;
-use crate::keys;
 use crate::state::AppState;
 
 async fn revoke(
@@ -36,16 +36,7 @@ async fn revoke(
         }
         return Ok(());
     }
-    if let Some((_, c)) = keys::verify(
-        &state.db,
-        &state.key_cache,
-        now,
-        tenant.id,
-        state.key_retention(),
-        t,
-    )
-    .await?
-    {
+    if let Some((_, c)) = tokens::verified(state, tenant, t).await? {
         let own = c.get("client_id").and_then(Value::as_str) == Some(&client.client_id);
         let jti = c.get("jti").and_then(Value::as_str);
         let exp = c

@@ -144,6 +144,23 @@ pub async fn id_token(
     .await
 }
 
+/// A JWT this tenant signed with a published key: its header and claims (see [`keys::verify`]).
+pub async fn verified(
+    state: &AppState,
+    tenant: &tenant::Model,
+    token: &str,
+) -> DomainResult<Option<(josekit::jws::JwsHeader, Map<String, Value>)>> {
+    keys::verify(
+        &state.db,
+        &state.key_cache,
+        state.now(),
+        tenant.id,
+        state.key_retention(),
+        token,
+    )
+    .await
+}
+
 /// The claims of a live access token of this tenant: signature, type, issuer and expiry
 /// checked, and neither the token nor its grant revoked. `None` otherwise.
 pub async fn check_access_token(
@@ -152,16 +169,7 @@ pub async fn check_access_token(
     token: &str,
 ) -> DomainResult<Option<Map<String, Value>>> {
     let now = state.now();
-    let Some((header, c)) = keys::verify(
-        &state.db,
-        &state.key_cache,
-        now,
-        tenant.id,
-        state.key_retention(),
-        token,
-    )
-    .await?
-    else {
+    let Some((header, c)) = verified(state, tenant, token).await? else {
         return Ok(None);
     };
     let typ_ok = header
@@ -196,16 +204,7 @@ pub async fn check_id_token_hint(
     tenant: &tenant::Model,
     token: &str,
 ) -> DomainResult<Option<Map<String, Value>>> {
-    let Some((header, c)) = keys::verify(
-        &state.db,
-        &state.key_cache,
-        state.now(),
-        tenant.id,
-        state.key_retention(),
-        token,
-    )
-    .await?
-    else {
+    let Some((header, c)) = verified(state, tenant, token).await? else {
         return Ok(None);
     };
     if header

@@ -43,12 +43,7 @@ async fn claims_of(
 ) -> Result<serde_json::Map<String, Value>, OAuthError> {
     let header_token = bearer_header(req)?;
     let body_token = if req.method() == actix_web::http::Method::POST && !body.is_empty() {
-        let is_form = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if is_form {
+        if token::is_form(req) {
             Form::parse(body)?.opt("access_token").map(str::to_string)
         } else {
             None

@@ -255,6 +255,24 @@ async fn userinfo(s: &TestServer, access_token: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// Refresh with `refresh_token` as client `rp`.
+async fn refresh(s: &TestServer, rp: &Rp, refresh_token: &str) -> reqwest::Response {
+    token(
+        s,
+        rp,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
+/// The response is the OAuth error `error` with `status`.
+async fn expect_error(res: reqwest::Response, status: StatusCode, error: &str) {
+    assert_eq!(error_of(res).await, (status, error.to_string()));
+}
+
 async fn error_of(res: reqwest::Response) -> (StatusCode, String) {
     let status = res.status();
     let body: Value = res.json().await.unwrap();
@@ -314,10 +332,7 @@ async fn discovery_advertises_exactly_what_is_implemented() {
     let res = reqwest::get(s.url("/t/nope/.well-known/openid-configuration"))
         .await
         .unwrap();
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::NOT_FOUND, "invalid_request".into())
-    );
+    expect_error(res, StatusCode::NOT_FOUND, "invalid_request").await;
     s.stop().await;
 }
 
@@ -421,7 +436,8 @@ async fn code_flow_with_pkce_consent_tokens_userinfo_and_remembered_consent() {
     let csp = res.headers()["content-security-policy"].to_str().unwrap();
     assert!(!csp.contains("form-action"), "{csp}");
     assert!(res.text().await.unwrap().contains("/oauth2/consent"));
-    let plain_login = b.get("/t/default/login").await;
+    let plain_login = s.browser().get("/t/default/login").await;
+    assert_eq!(plain_login.status(), StatusCode::OK);
     let csp = plain_login.headers()["content-security-policy"]
         .to_str()
         .unwrap();
@@ -624,20 +640,14 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
             .starts_with("Basic")
     );
     assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::UNAUTHORIZED, "invalid_client".into())
-    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let res = b
         .post(
             "/t/default/oauth2/token",
             &[("grant_type", "authorization_code"), ("code", "x")],
         )
         .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::UNAUTHORIZED, "invalid_client".into())
-    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // client_secret_post for a client registered with client_secret_basic.
     let res = b
         .post(
@@ -650,27 +660,15 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
             ],
         )
         .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::UNAUTHORIZED, "invalid_client".into())
-    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
 
     // Request errors.
     let res = token(&s, &rp, &[("code", "x")]).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_request".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
     let res = token(&s, &rp, &[("grant_type", "password")]).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "unsupported_grant_type".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
     let res = token(&s, &rp, &[("grant_type", "client_credentials")]).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "unauthorized_client".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "unauthorized_client").await;
     let res = token(
         &s,
         &rp,
@@ -681,10 +679,7 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
         ],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let res = token(
         &s,
         &rp,
@@ -694,20 +689,14 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
         ],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_request".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
     let res = reqwest::Client::new()
         .post(s.url("/t/default/oauth2/token"))
         .json(&serde_json::json!({"grant_type": "authorization_code"}))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_request".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
 
     // Wrong PKCE verifier, wrong redirect URI, expired code: invalid_grant.
     let code = code_for(&s, &b, &rp).await;
@@ -722,10 +711,7 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
         ],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let code = code_for(&s, &b, &rp).await;
     let res = token(
         &s,
@@ -738,10 +724,7 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
         ],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let code = code_for(&s, &b, &rp).await;
     let res = token(
         &s,
@@ -753,17 +736,11 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
         ],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let code = code_for(&s, &b, &rp).await;
     s.clock.advance(Duration::seconds(61));
     let res = exchange(&s, &rp, &code).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
 
     // Replay: the second use fails and revokes the first use's tokens.
     let code = code_for(&s, &b, &rp).await;
@@ -771,10 +748,7 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
     let at = first["access_token"].as_str().unwrap();
     assert_eq!(userinfo(&s, at).await.status(), StatusCode::OK);
     let res = exchange(&s, &rp, &code).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let res = userinfo(&s, at).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(
@@ -783,19 +757,8 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
             .unwrap()
             .contains("invalid_token")
     );
-    let res = token(
-        &s,
-        &rp,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", first["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    let res = refresh(&s, &rp, first["refresh_token"].as_str().unwrap()).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     s.stop().await;
 }
 
@@ -807,12 +770,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let code = code_for(&s, &b, &rp).await;
     let t1: Value = exchange(&s, &rp, &code).await.json().await.unwrap();
     let r1 = t1["refresh_token"].as_str().unwrap();
-    let res = token(
-        &s,
-        &rp,
-        &[("grant_type", "refresh_token"), ("refresh_token", r1)],
-    )
-    .await;
+    let res = refresh(&s, &rp, r1).await;
     assert_eq!(res.status(), StatusCode::OK);
     let t2: Value = res.json().await.unwrap();
     let r2 = t2["refresh_token"].as_str().unwrap();
@@ -835,31 +793,12 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         ],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_scope".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_scope").await;
     // Reuse of r1: the family (r2 and its access token) is revoked.
-    let res = token(
-        &s,
-        &rp,
-        &[("grant_type", "refresh_token"), ("refresh_token", r1)],
-    )
-    .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
-    let res = token(
-        &s,
-        &rp,
-        &[("grant_type", "refresh_token"), ("refresh_token", r2)],
-    )
-    .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    let res = refresh(&s, &rp, r1).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let res = refresh(&s, &rp, r2).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert_eq!(
         userinfo(&s, t2["access_token"].as_str().unwrap())
             .await
@@ -871,22 +810,9 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let code = code_for(&s, &b, &rp).await;
     let t3: Value = exchange(&s, &rp, &code).await.json().await.unwrap();
     let r3 = t3["refresh_token"].as_str().unwrap();
-    let res = token(
-        &s,
-        &other,
-        &[("grant_type", "refresh_token"), ("refresh_token", r3)],
-    )
-    .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
-    let res = token(
-        &s,
-        &rp,
-        &[("grant_type", "refresh_token"), ("refresh_token", r3)],
-    )
-    .await;
+    let res = refresh(&s, &other, r3).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    let res = refresh(&s, &rp, r3).await;
     assert_eq!(res.status(), StatusCode::OK);
     s.stop().await;
 }
@@ -927,10 +853,7 @@ async fn client_credentials_userinfo_introspection_and_revocation() {
         &[("grant_type", "client_credentials"), ("scope", "openid")],
     )
     .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_scope".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_scope").await;
 
     // UserInfo: no token, a bad token, a token without openid.
     let res = reqwest::get(s.url("/t/default/oauth2/userinfo"))
@@ -947,10 +870,7 @@ async fn client_credentials_userinfo_introspection_and_revocation() {
             .starts_with("Bearer error=\"invalid_token\"")
     );
     let res = userinfo(&s, &at).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::FORBIDDEN, "insufficient_scope".into())
-    );
+    expect_error(res, StatusCode::FORBIDDEN, "insufficient_scope").await;
 
     // Introspection needs client authentication.
     let http = reqwest::Client::new();
@@ -961,10 +881,7 @@ async fn client_credentials_userinfo_introspection_and_revocation() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::UNAUTHORIZED, "invalid_client".into())
-    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
     let introspect = |token: String| {
         let svc_id = svc.id.clone();
         let secret = svc.secret.clone().unwrap();
@@ -1050,19 +967,8 @@ async fn revoking_a_refresh_token_revokes_its_grant() {
             .status(),
         StatusCode::UNAUTHORIZED
     );
-    let res = token(
-        &s,
-        &rp,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", t["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    let res = refresh(&s, &rp, t["refresh_token"].as_str().unwrap()).await;
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     s.stop().await;
 }
 
@@ -1122,6 +1028,9 @@ async fn rp_initiated_logout() {
     let code = param(&params_of(&res), "code").unwrap().to_string();
     let t: Value = exchange(&s, &rp, &code).await.json().await.unwrap();
     let id_token = t["id_token"].as_str().unwrap().to_string();
+    // With offline_access (same session, already consented), the grant outlives the session.
+    let offline_code = code_for(&s, &b, &rp).await;
+    let offline: Value = exchange(&s, &rp, &offline_code).await.json().await.unwrap();
     let logout = |params: &[(&str, &str)]| {
         format!(
             "/t/default/oauth2/logout?{}",
@@ -1179,6 +1088,12 @@ async fn rp_initiated_logout() {
     p.push(("prompt", "none"));
     let res = b.get(&authorize_path(&p)).await;
     assert_eq!(param(&params_of(&res), "error"), Some("login_required"));
+    let res = refresh(&s, &rp, offline["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "offline_access outlives the session"
+    );
 
     // Confirming on the page signs out too.
     b.login("default", ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -1437,10 +1352,7 @@ async fn review_fixes_marks_claims_consent_replays_and_introspection_scope() {
     let res = b.get(&authorize_path(&p)).await;
     let code = param(&params_of(&res), "code").unwrap().to_string();
     let res = exchange(&s, &other, &code).await;
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::BAD_REQUEST, "invalid_grant".into())
-    );
+    expect_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let res = exchange(&s, &rp, &code).await;
     assert_eq!(res.status(), StatusCode::OK);
     let t: Value = res.json().await.unwrap();
@@ -1477,10 +1389,28 @@ async fn review_fixes_marks_claims_consent_replays_and_introspection_scope() {
     assert_eq!(theirs["active"], false);
     let public = client(&s, |c| c.auth_method = Some("none".into())).await;
     let res = introspect(&public, refresh).await.unwrap();
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::UNAUTHORIZED, "invalid_client".into())
-    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+
+    // A disabled user's access token is dead for introspection and UserInfo.
+    let at = t["access_token"].as_str().unwrap();
+    assert_eq!(userinfo(&s, at).await.status(), StatusCode::OK);
+    plinto::accounts::users::disable(
+        &s.state.db,
+        s.state.now(),
+        plinto::tenants::find_by_slug(&s.state.db, "default")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        ADMIN_EMAIL,
+        "test",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let after: Value = introspect(&rp, at).await.unwrap().json().await.unwrap();
+    assert_eq!(after["active"], false);
+    assert_eq!(userinfo(&s, at).await.status(), StatusCode::UNAUTHORIZED);
 
     // NUL bytes are a clear 400, on every backend.
     let res = b.get("/t/default/oauth2/authorize?client_id=%00").await;
@@ -1493,9 +1423,57 @@ async fn review_fixes_marks_claims_consent_replays_and_introspection_scope() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        error_of(res).await,
-        (StatusCode::UNAUTHORIZED, "invalid_client".into())
-    );
+    expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_ip_redirect_uri_accepts_any_port() {
+    let s = TestServer::start().await;
+    let native = client(&s, |c| {
+        c.auth_method = Some("none".into());
+        c.redirect_uris = vec!["http://127.0.0.1/callback".into()];
+        c.skip_consent = true;
+    })
+    .await;
+    let b = s.browser();
+    let chal = challenge(VERIFIER);
+    let given = "http://127.0.0.1:54321/callback";
+    let path = authorize_path(&[
+        ("response_type", "code"),
+        ("client_id", &native.id),
+        ("redirect_uri", given),
+        ("scope", "openid"),
+        ("code_challenge", &chal),
+        ("code_challenge_method", "S256"),
+    ]);
+    let res = authorize(&b, &path, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(location(&res).starts_with(&format!("{given}?code=")));
+    let code = param(&params_of(&res), "code").unwrap().to_string();
+    let res = b
+        .post(
+            "/t/default/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &native.id),
+                ("code", &code),
+                ("redirect_uri", given),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Another path on the loopback host is not registered: the error page, no redirect.
+    let res = b
+        .get(&authorize_path(&[
+            ("response_type", "code"),
+            ("client_id", &native.id),
+            ("redirect_uri", "http://127.0.0.1:54321/other"),
+            ("scope", "openid"),
+        ]))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get(LOCATION).is_none());
     s.stop().await;
 }

@@ -113,18 +113,21 @@ pub const USER_SCOPES: &[&str] = &[
     "offline_access",
 ];
 
-/// The form of an OAuth endpoint that takes `application/x-www-form-urlencoded` bodies.
-pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
-    let form_type = req
-        .headers()
+/// Whether the body is `application/x-www-form-urlencoded`.
+pub fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| {
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form_type {
+        })
+}
+
+/// The form of an OAuth endpoint that takes `application/x-www-form-urlencoded` bodies.
+pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
+    if !is_form(req) {
         return Err(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
