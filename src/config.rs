@@ -100,6 +100,10 @@ pub struct Config {
     pub authorization_code_ttl_secs: u64,
     /// Lifetime of a refresh token; each rotation issues a fresh one.
     pub refresh_token_ttl_secs: u64,
+    /// How long a node serves tenants, clients and signing keys from memory before reading
+    /// them again; a rotated signing key starts signing only this long after rotation, once
+    /// every node publishes it. 0 = read on every request.
+    pub read_cache_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -134,6 +138,7 @@ impl Default for Config {
             id_token_ttl_secs: 3600,
             authorization_code_ttl_secs: 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            read_cache_ttl_secs: 10,
         }
     }
 }
@@ -295,10 +300,12 @@ impl Config {
                 "token lifetimes must be greater than 0".into(),
             ));
         }
-        if self.signing_key_retention_secs < self.access_token_ttl_secs.max(self.id_token_ttl_secs)
+        if self.signing_key_retention_secs
+            < self.access_token_ttl_secs.max(self.id_token_ttl_secs) + self.read_cache_ttl_secs
         {
             return Err(ConfigError::Invalid(
-                "signing_key_retention_secs must be at least the access and ID token lifetimes"
+                "signing_key_retention_secs must be at least the access and ID token lifetimes \
+                 plus read_cache_ttl_secs"
                     .into(),
             ));
         }

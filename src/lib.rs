@@ -15,6 +15,7 @@ pub mod error;
 pub mod grants;
 pub mod http;
 pub mod keys;
+pub mod memo;
 pub mod oidc;
 pub mod ops;
 pub mod server;

@@ -17,7 +17,8 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::MasterKey;
 use crate::http::{middleware, routes};
-use crate::state::{AppState, Keys};
+use crate::keys::KeyCache;
+use crate::state::{AppState, Keys, Memos};
 use crate::{db, oidc, ops, ui};
 
 /// Largest request body accepted.
@@ -55,6 +56,7 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         config.argon2_t_cost,
         config.argon2_p_cost,
     )?;
+    let read_cache_ttl = chrono::Duration::seconds(config.read_cache_ttl_secs as i64);
     Ok(AppState {
         db,
         cache,
@@ -62,7 +64,8 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         clock,
         keys: Keys::derive(&master),
         hasher,
-        key_cache: Default::default(),
+        key_cache: KeyCache::new(read_cache_ttl),
+        memo: Memos::new(read_cache_ttl),
         http: outgoing_http()?,
     })
 }

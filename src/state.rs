@@ -13,7 +13,9 @@ use crate::cache::Cache;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::crypto::{MasterKey, SubKey};
+use crate::error::DomainResult;
 use crate::keys::KeyCache;
+use crate::memo::Memo;
 
 #[derive(Clone, Debug)]
 pub struct Keys {
@@ -49,13 +51,64 @@ pub struct AppState {
     pub clock: SharedClock,
     pub keys: Keys,
     pub hasher: Hasher,
-    /// Decrypted signing keys, parsed verification keys.
+    /// Decrypted signing keys, parsed verification keys, each tenant's published keys.
     pub key_cache: KeyCache,
+    /// Tenants and clients read on every request (see [`crate::memo`]).
+    pub memo: Memos,
     /// Outgoing HTTP (clients' `jwks_uri`).
     pub http: reqwest::Client,
 }
 
+/// In-process copies of tenants (by slug) and clients (by tenant and `client_id`).
+#[derive(Clone, Debug)]
+pub struct Memos {
+    pub tenants: Arc<Memo<String, entity::tenant::Model>>,
+    pub clients: Arc<Memo<(uuid::Uuid, String), entity::client::Model>>,
+}
+
+impl Memos {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            tenants: Arc::new(Memo::new(1_000, ttl)),
+            clients: Arc::new(Memo::new(10_000, ttl)),
+        }
+    }
+}
+
 impl AppState {
+    /// The tenant with this slug, from memory while fresh.
+    pub async fn tenant(&self, slug: &str) -> DomainResult<Option<entity::tenant::Model>> {
+        self.memo
+            .tenants
+            .get_or_load(&slug.to_string(), self.now(), || {
+                crate::tenants::find_by_slug(&self.db, slug)
+            })
+            .await
+    }
+
+    /// The tenant's client with this `client_id`, from memory while fresh.
+    pub async fn client(
+        &self,
+        tenant_id: uuid::Uuid,
+        client_id: &str,
+    ) -> DomainResult<Option<entity::client::Model>> {
+        self.memo
+            .clients
+            .get_or_load(&(tenant_id, client_id.to_string()), self.now(), || {
+                crate::clients::find(&self.db, tenant_id, client_id)
+            })
+            .await
+    }
+
+    /// Where this tenant's signing keys are, now.
+    pub fn key_scope(&self, tenant_id: uuid::Uuid) -> crate::keys::KeyScope {
+        crate::keys::KeyScope {
+            tenant_id,
+            now: self.now(),
+            retention: self.key_retention(),
+        }
+    }
+
     pub fn timeouts(&self) -> Timeouts {
         Timeouts {
             idle: Duration::seconds(self.config.session_idle_timeout_secs as i64),

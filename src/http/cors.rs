@@ -9,7 +9,6 @@ use entity::tenant;
 use crate::clients;
 use crate::error::DomainError;
 use crate::state::AppState;
-use crate::tenants;
 
 /// Whether `origin` is registered by a client of the tenant.
 pub async fn origin_allowed(
@@ -65,7 +64,7 @@ pub async fn preflight(
 ) -> HttpResponse {
     let mut res = HttpResponse::NoContent();
     res.insert_header((header::VARY, "Origin"));
-    let Ok(Some(tenant)) = tenants::find_by_slug(&state.db, &path).await else {
+    let Ok(Some(tenant)) = state.tenant(&path).await else {
         return res.finish();
     };
     if let Some(origin) = request_origin(&req)

@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use crate::crypto::{self, SubKey};
 use crate::error::{DomainError, DomainResult};
+use crate::memo::Memo;
 
 /// Signing algorithms Plinto publishes keys for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,12 +199,14 @@ pub fn jwks(keys: &[signing_key::Model]) -> DomainResult<serde_json::Value> {
     Ok(serde_json::json!({ "keys": keys }))
 }
 
-/// Decrypted signers and parsed verifiers, by key row id. Keys never change once written,
-/// so entries never go stale; a retired key simply stops being asked for.
-#[derive(Clone, Default)]
+/// Decrypted signers and parsed verifiers, by key row id (keys never change once written, so
+/// these never go stale), and each tenant's published keys, read again after the read-cache
+/// TTL (see [`crate::memo`]).
+#[derive(Clone)]
 pub struct KeyCache {
     signers: Arc<RwLock<HashMap<Uuid, Arc<dyn JwsSigner>>>>,
     verifiers: Arc<RwLock<HashMap<Uuid, Arc<dyn JwsVerifier>>>>,
+    published: Arc<Memo<Uuid, Arc<Vec<signing_key::Model>>>>,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -238,6 +241,33 @@ pub fn verifier_for(alg: &str, jwk: &Jwk) -> Option<Arc<dyn JwsVerifier>> {
 }
 
 impl KeyCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            signers: Default::default(),
+            verifiers: Default::default(),
+            published: Arc::new(Memo::new(1_000, ttl)),
+        }
+    }
+
+    /// The tenant's published keys (see [`published`]), from memory while fresh.
+    pub async fn published(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+        tenant_id: Uuid,
+        retention: Duration,
+    ) -> DomainResult<Arc<Vec<signing_key::Model>>> {
+        let keys = self
+            .published
+            .get_or_load(&tenant_id, now, || async {
+                published(db, now, tenant_id, retention)
+                    .await
+                    .map(|k| Some(Arc::new(k)))
+            })
+            .await?;
+        Ok(keys.unwrap_or_default())
+    }
+
     fn signer(&self, enc: &SubKey, key: &signing_key::Model) -> DomainResult<Arc<dyn JwsSigner>> {
         if let Ok(map) = self.signers.read()
             && let Some(s) = map.get(&key.id)
@@ -270,26 +300,52 @@ impl KeyCache {
     }
 }
 
-/// Sign `claims` as a JWT with the tenant's active key for `alg`; the header carries `kid`
-/// and `typ`.
+/// The key that signs for `alg` now: the newest published key that every node has published
+/// for at least `delay` (the read-cache TTL), so that no node hands out a token whose key
+/// another node's JWKS lacks. After `rotate`, the retired key goes on signing for `delay`;
+/// a new tenant's keys sign at once.
+fn signing_key(
+    keys: &[signing_key::Model],
+    alg: Alg,
+    now: DateTime<Utc>,
+    delay: Duration,
+) -> Option<&signing_key::Model> {
+    let of_alg = || keys.iter().filter(|k| k.alg == alg.as_str());
+    of_alg()
+        .filter(|k| k.created_at <= now - delay)
+        .max_by_key(|k| k.created_at)
+        .or_else(|| {
+            of_alg()
+                .filter(|k| k.retired_at.is_none())
+                .max_by_key(|k| k.created_at)
+        })
+}
+
+/// What locates a tenant's keys: the tenant, the clock, how long retired keys stay published.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyScope {
+    pub tenant_id: Uuid,
+    pub now: DateTime<Utc>,
+    pub retention: Duration,
+}
+
+/// Sign `claims` as a JWT with the tenant's current key for `alg` (see [`signing_key`]); the
+/// header carries `kid` and `typ`.
 pub async fn sign(
     db: &impl ConnectionTrait,
     cache: &KeyCache,
     enc: &SubKey,
-    tenant_id: Uuid,
+    scope: KeyScope,
     alg: Alg,
     typ: &str,
     claims: serde_json::Map<String, serde_json::Value>,
 ) -> DomainResult<String> {
-    let key = signing_key::Entity::find()
-        .filter(signing_key::Column::TenantId.eq(tenant_id))
-        .filter(signing_key::Column::RetiredAt.is_null())
-        .filter(signing_key::Column::Alg.eq(alg.as_str()))
-        .order_by_desc(signing_key::Column::CreatedAt)
-        .one(db)
-        .await?
+    let keys = cache
+        .published(db, scope.now, scope.tenant_id, scope.retention)
+        .await?;
+    let key = signing_key(&keys, alg, scope.now, cache.published.ttl())
         .ok_or(DomainError::NotFound("signing key"))?;
-    let signer = cache.signer(enc, &key)?;
+    let signer = cache.signer(enc, key)?;
     let mut header = JwsHeader::new();
     header.set_token_type(typ);
     header.set_key_id(&key.kid);
@@ -304,12 +360,9 @@ pub async fn sign(
 pub async fn verify(
     db: &impl ConnectionTrait,
     cache: &KeyCache,
-    now: DateTime<Utc>,
-    tenant_id: Uuid,
-    retention: Duration,
+    scope: KeyScope,
     jwt: &str,
 ) -> DomainResult<Option<(JwsHeader, serde_json::Map<String, serde_json::Value>)>> {
-    use sea_orm::Condition;
     let Ok(header) = josekit::jwt::decode_header(jwt) else {
         return Ok(None);
     };
@@ -318,26 +371,19 @@ pub async fn verify(
     else {
         return Ok(None);
     };
-    if !crate::db::storable(kid) {
-        return Ok(None);
-    }
-    let Some(key) = signing_key::Entity::find()
-        .filter(signing_key::Column::TenantId.eq(tenant_id))
-        .filter(signing_key::Column::Kid.eq(kid.as_str()))
-        .filter(
-            Condition::any()
-                .add(signing_key::Column::RetiredAt.is_null())
-                .add(signing_key::Column::RetiredAt.gt(now - retention)),
-        )
-        .one(db)
-        .await?
-    else {
+    let keys = cache
+        .published(db, scope.now, scope.tenant_id, scope.retention)
+        .await?;
+    let Some(key) = keys.iter().find(|k| k.kid == *kid && k.alg == *alg) else {
         return Ok(None);
     };
-    if key.alg != *alg {
+    if key
+        .retired_at
+        .is_some_and(|r| r <= scope.now - scope.retention)
+    {
         return Ok(None);
     }
-    let verifier = cache.verifier(&key)?;
+    let verifier = cache.verifier(key)?;
     match josekit::jwt::decode_with_verifier(jwt, verifier.as_ref()) {
         Ok((payload, header)) => Ok(Some((header, payload.claims_set().clone()))),
         Err(_) => Ok(None),

@@ -151,7 +151,7 @@ pub async fn parse(
     let Some(client_id) = form.opt("client_id") else {
         return Err(page_error("The request has no client_id."));
     };
-    let Some(client) = clients::find(&state.db, tenant.id, client_id).await? else {
+    let Some(client) = state.client(tenant.id, client_id).await? else {
         return Err(page_error(
             "The application that sent you here is not registered with this sign-in service.",
         ));

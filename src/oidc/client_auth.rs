@@ -71,7 +71,8 @@ async fn load(
     tenant: &tenant::Model,
     client_id: &str,
 ) -> Result<client::Model, OAuthError> {
-    clients::find(&state.db, tenant.id, client_id)
+    state
+        .client(tenant.id, client_id)
         .await?
         .ok_or_else(|| bad("client authentication failed"))
 }

@@ -13,7 +13,6 @@ use crate::http::cors;
 use crate::http::routes;
 use crate::keys::Alg;
 use crate::state::AppState;
-use crate::tenants;
 
 pub fn document(issuer: &str) -> Value {
     let url = |route: &str| format!("{issuer}{route}");
@@ -63,7 +62,8 @@ pub fn document(issuer: &str) -> Value {
 }
 
 async fn respond(state: &AppState, req: &HttpRequest, slug: &str) -> OAuthResult {
-    let tenant = tenants::find_by_slug(&state.db, slug)
+    let tenant = state
+        .tenant(slug)
         .await?
         .ok_or_else(|| OAuthError::not_found("unknown tenant"))?;
     let mut res = HttpResponse::Ok()

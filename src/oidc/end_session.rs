@@ -83,7 +83,8 @@ async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<
     };
     let client = match &client_id {
         Some(id) => Some(
-            clients::find(&state.db, tenant.id, id)
+            state
+                .client(tenant.id, id)
                 .await?
                 .ok_or_else(|| bad("The sign-out request names an unknown application."))?,
         ),

@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::error::DomainError;
 use crate::http::cors;
+use crate::keys;
 use crate::state::AppState;
-use crate::{keys, tenants};
 
 pub async fn get(
     req: HttpRequest,
@@ -38,11 +38,13 @@ async fn jwks(
     req: &HttpRequest,
     slug: &str,
 ) -> Result<Option<HttpResponse>, DomainError> {
-    let Some(tenant) = tenants::find_by_slug(&state.db, slug).await? else {
+    let Some(tenant) = state.tenant(slug).await? else {
         return Ok(None);
     };
-    let published =
-        keys::published(&state.db, state.now(), tenant.id, state.key_retention()).await?;
+    let published = state
+        .key_cache
+        .published(&state.db, state.now(), tenant.id, state.key_retention())
+        .await?;
     let body = keys::jwks(&published)?;
     let mut res = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

@@ -63,7 +63,7 @@ pub async fn access_token(
         &state.db,
         &state.key_cache,
         &state.keys.signing,
-        tenant.id,
+        state.key_scope(tenant.id),
         client_alg(client),
         ACCESS_TOKEN_TYP,
         c,
@@ -136,7 +136,7 @@ pub async fn id_token(
         &state.db,
         &state.key_cache,
         &state.keys.signing,
-        tenant.id,
+        state.key_scope(tenant.id),
         alg,
         "JWT",
         c,
@@ -153,9 +153,7 @@ pub async fn verified(
     keys::verify(
         &state.db,
         &state.key_cache,
-        state.now(),
-        tenant.id,
-        state.key_retention(),
+        state.key_scope(tenant.id),
         token,
     )
     .await

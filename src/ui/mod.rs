@@ -19,7 +19,6 @@ use crate::http::csrf;
 use crate::http::form::Form;
 use crate::http::routes::{self, tenant_path};
 use crate::state::AppState;
-use crate::tenants;
 pub use error::UiError;
 
 pub type UiResult = Result<HttpResponse, UiError>;
@@ -42,7 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 pub async fn load_tenant(state: &AppState, slug: &str) -> Result<tenant::Model, UiError> {
-    tenants::find_by_slug(&state.db, slug)
+    state
+        .tenant(slug)
         .await?
         .ok_or_else(UiError::tenant_not_found)
 }

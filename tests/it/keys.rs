@@ -48,7 +48,7 @@ async fn sign(s: &TestServer, alg: Alg) -> String {
         &s.state.db,
         &s.state.key_cache,
         &s.state.keys.signing,
-        t.id,
+        s.state.key_scope(t.id),
         alg,
         "JWT",
         claims.as_object().unwrap().clone(),
@@ -121,18 +121,27 @@ async fn signed_tokens_verify_against_the_jwks_and_survive_a_rotation() {
     assert_eq!(rotated["active"].as_array().unwrap().len(), 3);
     assert_eq!(rotated["retired"].as_array().unwrap().len(), 3);
 
-    let after = jwks(&s, "default").await;
-    assert_eq!(after.len(), 6, "old keys stay published");
-    for jwt in &old_tokens {
-        verify(jwt, &after);
-    }
-    // New tokens are signed by the new keys.
     let new_kids: Vec<&str> = rotated["active"]
         .as_array()
         .unwrap()
         .iter()
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
+    // Until every node has read the new keys (one read-cache TTL), the retired key goes on
+    // signing and this node's JWKS may still be the one it read before.
+    let jwt = sign(&s, Alg::Rs256).await;
+    assert!(!new_kids.contains(&jwt_kid(&jwt).as_str()));
+    verify(&jwt, &before);
+    // (The CLI stamped the new keys with the real clock, a little ahead of the test clock.)
+    s.clock.advance(Duration::seconds(
+        s.state.config.read_cache_ttl_secs as i64 + 60,
+    ));
+    let after = jwks(&s, "default").await;
+    assert_eq!(after.len(), 6, "old keys stay published");
+    for jwt in &old_tokens {
+        verify(jwt, &after);
+    }
+    // Then new tokens are signed by the new keys.
     let jwt = sign(&s, Alg::Rs256).await;
     verify(&jwt, &after);
     assert!(new_kids.iter().any(|k| jwt_kid(&jwt) == *k));

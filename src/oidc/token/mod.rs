@@ -19,7 +19,6 @@ use crate::http::cors;
 use crate::http::form::Form;
 use crate::http::routes;
 use crate::state::AppState;
-use crate::tenants;
 
 /// RFC 6749 §5.1.
 #[derive(Debug, Serialize)]
@@ -143,7 +142,8 @@ pub fn read_form(req: &HttpRequest, body: &[u8]) -> Result<Form, OAuthError> {
 
 /// The tenant of an OAuth endpoint, or a JSON 404.
 pub async fn tenant(state: &AppState, slug: &str) -> Result<tenant::Model, OAuthError> {
-    tenants::find_by_slug(&state.db, slug)
+    state
+        .tenant(slug)
         .await?
         .ok_or_else(|| OAuthError::not_found("unknown tenant"))
 }
