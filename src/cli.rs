@@ -124,7 +124,8 @@ pub enum ClientCommand {
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
     /// Retire the tenant's signing keys and make new ones; the retired keys stay in the JWKS
-    /// for signing_key_retention_secs. Prints {"tenant","active":[…],"retired":[…]}
+    /// for signing_key_retention_secs and go on signing for read_cache_ttl_secs, until every
+    /// node publishes the new ones. Prints {"tenant","active":[…],"retired":[…]}
     Rotate {
         #[arg(long, value_name = "SLUG")]
         tenant: String,

@@ -64,6 +64,8 @@ pub struct AppState {
 pub struct Memos {
     pub tenants: Arc<Memo<String, entity::tenant::Model>>,
     pub clients: Arc<Memo<(uuid::Uuid, String), entity::client::Model>>,
+    /// Rendered discovery documents, by tenant slug.
+    pub discovery: Arc<Memo<String, Arc<String>>>,
 }
 
 impl Memos {
@@ -71,6 +73,7 @@ impl Memos {
         Self {
             tenants: Arc::new(Memo::new(1_000, ttl)),
             clients: Arc::new(Memo::new(10_000, ttl)),
+            discovery: Arc::new(Memo::new(1_000, ttl)),
         }
     }
 }

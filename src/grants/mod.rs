@@ -167,6 +167,18 @@ pub async fn live_grant(db: &impl ConnectionTrait, id: Uuid) -> DomainResult<Opt
     Ok(find_grant(db, id).await?.filter(|g| g.revoked_at.is_none()))
 }
 
+/// A grant that is not revoked, with its user (one round trip).
+pub async fn live_grant_with_user(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+) -> DomainResult<Option<(grant::Model, Option<entity::user::Model>)>> {
+    Ok(grant::Entity::find_by_id(id)
+        .filter(grant::Column::RevokedAt.is_null())
+        .find_also_related(entity::user::Entity)
+        .one(db)
+        .await?)
+}
+
 pub async fn revoke_grant(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -225,14 +237,13 @@ async fn find_refresh_token(
     token: &str,
 ) -> DomainResult<Option<(refresh_token::Model, grant::Model)>> {
     let hash = key.hash_hex(token.as_bytes());
-    let Some(found) = refresh_token::Entity::find()
+    // One round trip: the token with its grant.
+    Ok(refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(hash.as_str()))
+        .find_also_related(grant::Entity)
         .one(db)
         .await?
-    else {
-        return Ok(None);
-    };
-    Ok(find_grant(db, found.grant_id).await?.map(|g| (found, g)))
+        .and_then(|(t, g)| g.map(|g| (t, g))))
 }
 
 pub enum Rotated {

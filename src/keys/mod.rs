@@ -206,7 +206,14 @@ pub fn jwks(keys: &[signing_key::Model]) -> DomainResult<serde_json::Value> {
 pub struct KeyCache {
     signers: Arc<RwLock<HashMap<Uuid, Arc<dyn JwsSigner>>>>,
     verifiers: Arc<RwLock<HashMap<Uuid, Arc<dyn JwsVerifier>>>>,
-    published: Arc<Memo<Uuid, Arc<Vec<signing_key::Model>>>>,
+    published: Arc<Memo<Uuid, Arc<Published>>>,
+}
+
+/// A tenant's published keys as read at one moment, and their JWK Set document.
+#[derive(Debug)]
+pub struct Published {
+    pub keys: Vec<signing_key::Model>,
+    pub jwks: String,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -256,16 +263,16 @@ impl KeyCache {
         now: DateTime<Utc>,
         tenant_id: Uuid,
         retention: Duration,
-    ) -> DomainResult<Arc<Vec<signing_key::Model>>> {
-        let keys = self
+    ) -> DomainResult<Arc<Published>> {
+        let found = self
             .published
             .get_or_load(&tenant_id, now, || async {
-                published(db, now, tenant_id, retention)
-                    .await
-                    .map(|k| Some(Arc::new(k)))
+                let keys = published(db, now, tenant_id, retention).await?;
+                let jwks = jwks(&keys)?.to_string();
+                Ok::<_, DomainError>(Some(Arc::new(Published { keys, jwks })))
             })
             .await?;
-        Ok(keys.unwrap_or_default())
+        found.ok_or(DomainError::NotFound("signing keys"))
     }
 
     fn signer(&self, enc: &SubKey, key: &signing_key::Model) -> DomainResult<Arc<dyn JwsSigner>> {
@@ -343,7 +350,7 @@ pub async fn sign(
     let keys = cache
         .published(db, scope.now, scope.tenant_id, scope.retention)
         .await?;
-    let key = signing_key(&keys, alg, scope.now, cache.published.ttl())
+    let key = signing_key(&keys.keys, alg, scope.now, cache.published.ttl())
         .ok_or(DomainError::NotFound("signing key"))?;
     let signer = cache.signer(enc, key)?;
     let mut header = JwsHeader::new();
@@ -374,7 +381,7 @@ pub async fn verify(
     let keys = cache
         .published(db, scope.now, scope.tenant_id, scope.retention)
         .await?;
-    let Some(key) = keys.iter().find(|k| k.kid == *kid && k.alg == *alg) else {
+    let Some(key) = keys.keys.iter().find(|k| k.kid == *kid && k.alg == *alg) else {
         return Ok(None);
     };
     if key

@@ -66,9 +66,20 @@ async fn respond(state: &AppState, req: &HttpRequest, slug: &str) -> OAuthResult
         .tenant(slug)
         .await?
         .ok_or_else(|| OAuthError::not_found("unknown tenant"))?;
+    // The document depends only on the issuer: rendered once per tenant and process.
+    let body = state
+        .memo
+        .discovery
+        .get_or_load(&tenant.slug, state.now(), || async {
+            let doc = document(&state.config.issuer(&tenant.slug)).to_string();
+            Ok::<_, OAuthError>(Some(std::sync::Arc::new(doc)))
+        })
+        .await?
+        .unwrap_or_default();
     let mut res = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(document(&state.config.issuer(&tenant.slug)));
+        .content_type("application/json")
+        .body(body.as_str().to_owned());
     cors::allow(state, &tenant, req, &mut res).await;
     Ok(res)
 }

@@ -32,22 +32,13 @@ async fn introspect(
     let Some(t) = form.opt("token") else {
         return Err(OAuthError::invalid_request("token is missing"));
     };
-    if let Some(c) = tokens::check_access_token(state, tenant, t).await? {
+    if let Some(at) = tokens::check_access_token(state, tenant, t).await? {
         // A user's token dies with the user's account.
-        let user_token = c
-            .get("jti")
-            .and_then(Value::as_str)
-            .and_then(grants::grant_of_access_token)
-            .is_some();
-        if user_token {
-            let sub = c.get("sub").and_then(Value::as_str).unwrap_or("");
-            let live = users::find_by_sub(&state.db, tenant.id, sub)
-                .await?
-                .is_some_and(|u| !u.disabled);
-            if !live {
-                return Ok(json!({ "active": false }));
-            }
+        let user_token = at.grant.as_ref().is_some_and(|g| g.user_id.is_some());
+        if user_token && !at.user.as_ref().is_some_and(|u| !u.disabled) {
+            return Ok(json!({ "active": false }));
         }
+        let c = at.claims;
         let mut out = json!({ "active": true, "token_type": "Bearer" });
         for name in [
             "scope",

@@ -6,7 +6,6 @@ use serde_json::json;
 
 use crate::error::DomainError;
 use crate::http::cors;
-use crate::keys;
 use crate::state::AppState;
 
 pub async fn get(
@@ -45,11 +44,10 @@ async fn jwks(
         .key_cache
         .published(&state.db, state.now(), tenant.id, state.key_retention())
         .await?;
-    let body = keys::jwks(&published)?;
     let mut res = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .content_type("application/jwk-set+json")
-        .body(body.to_string());
+        .body(published.jwks.clone());
     cors::allow(state, &tenant, req, &mut res).await;
     Ok(Some(res))
 }

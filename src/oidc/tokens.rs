@@ -159,13 +159,13 @@ pub async fn verified(
     .await
 }
 
-/// The claims of a live access token of this tenant: signature, type, issuer and expiry
-/// checked, and neither the token nor its grant revoked. `None` otherwise.
+/// A live access token of this tenant: signature, type, issuer and expiry checked, and neither
+/// the token nor its grant revoked. `None` otherwise.
 pub async fn check_access_token(
     state: &AppState,
     tenant: &tenant::Model,
     token: &str,
-) -> DomainResult<Option<Map<String, Value>>> {
+) -> DomainResult<Option<LiveToken>> {
     let now = state.now();
     let Some((header, c)) = verified(state, tenant, token).await? else {
         return Ok(None);
@@ -184,15 +184,28 @@ pub async fn check_access_token(
     if !(typ_ok && iss_ok && exp_ok) {
         return Ok(None);
     }
-    if let Some(grant_id) = grants::grant_of_access_token(jti)
-        && grants::live_grant(&state.db, grant_id).await?.is_none()
-    {
-        return Ok(None);
-    }
+    let (grant, user) = match grants::grant_of_access_token(jti) {
+        Some(grant_id) => match grants::live_grant_with_user(&state.db, grant_id).await? {
+            Some((grant, user)) => (Some(grant), user),
+            None => return Ok(None),
+        },
+        None => (None, None),
+    };
     if grants::access_token_revoked(&state.db, jti).await? {
         return Ok(None);
     }
-    Ok(Some(c))
+    Ok(Some(LiveToken {
+        claims: c,
+        grant,
+        user,
+    }))
+}
+
+/// A live access token: its claims and, for a user's token, its grant and user (read together).
+pub struct LiveToken {
+    pub claims: Map<String, Value>,
+    pub grant: Option<grant::Model>,
+    pub user: Option<user::Model>,
 }
 
 /// An ID token this tenant issued (for `id_token_hint`): signature and issuer checked; expiry

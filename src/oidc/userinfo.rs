@@ -12,8 +12,6 @@ use super::claims;
 use super::error::OAuthError;
 use super::token;
 use super::tokens;
-use crate::accounts::users;
-use crate::grants;
 use crate::http::cors;
 use crate::http::form::Form;
 use crate::state::AppState;
@@ -65,7 +63,7 @@ async fn claims_of(
             "the access token is invalid, expired or revoked",
         ));
     };
-    let scope = at.get("scope").and_then(Value::as_str).unwrap_or("");
+    let scope = at.claims.get("scope").and_then(Value::as_str).unwrap_or("");
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         let mut e = OAuthError::new(
@@ -76,21 +74,10 @@ async fn claims_of(
         e.challenge = Some("Bearer error=\"insufficient_scope\", scope=\"openid\"".into());
         return Err(e);
     }
-    let sub = at.get("sub").and_then(Value::as_str).unwrap_or("");
-    let Some(user) = users::find_by_sub(&state.db, tenant.id, sub)
-        .await?
-        .filter(|u| !u.disabled)
-    else {
+    let Some(user) = at.user.filter(|u| !u.disabled) else {
         return Err(OAuthError::invalid_token("the user is no longer active"));
     };
-    let grant = match at
-        .get("jti")
-        .and_then(Value::as_str)
-        .and_then(grants::grant_of_access_token)
-    {
-        Some(id) => grants::find_grant(&state.db, id).await?,
-        None => None,
-    };
+    let grant = at.grant;
     let request: Option<Value> = grant
         .and_then(|g| g.claims)
         .and_then(|c| serde_json::from_str(&c).ok());

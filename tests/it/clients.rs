@@ -283,3 +283,43 @@ async fn registration_rules_are_enforced_with_clear_errors() {
     assert!(clients.is_empty(), "nothing half-written");
     s.stop().await;
 }
+
+/// Clients are read from memory for at most one read-cache TTL: a client deleted with the CLI
+/// (another process) keeps working until then and not a moment longer; a new one works at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_client_stops_working_within_the_read_cache_ttl() {
+    let s = TestServer::start().await;
+    let created = ok_json(&s.cli(&[
+        "client",
+        "create",
+        "--tenant",
+        "default",
+        "--name",
+        "svc",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "reports:read",
+    ]));
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    let token = || async {
+        reqwest::Client::new()
+            .post(s.url("/t/default/oauth2/token"))
+            .basic_auth(id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(token().await, 200, "a new client works at once");
+    ok_json(&s.cli(&["client", "delete", "--tenant", "default", id]));
+    assert_eq!(token().await, 200, "still in this node's memory");
+    s.clock.advance(chrono::Duration::seconds(
+        s.state.config.read_cache_ttl_secs as i64,
+    ));
+    assert_eq!(token().await, 401, "read again after the TTL: gone");
+    s.stop().await;
+}
