@@ -1,6 +1,7 @@
-//! Per-core bounds measured in the same run, on the load generator's core: argon2id hashes/s
-//! with Plinto's default parameters and JWT signatures/s per algorithm (josekit, as Plinto
-//! signs), for a payload like an access token's.
+//! Per-core bounds measured in the same run, on the servers' core (a child process pinned
+//! there, before and after the load, averaged: this machine's cores change speed): argon2id
+//! hashes/s with Plinto's default parameters and JWT signatures/s per algorithm (josekit, as
+//! Plinto signs), for a payload like an access token's.
 
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use josekit::jwt::JwtPayload;
 
 use crate::load::Op;
 
+#[derive(Clone, Copy, Debug)]
 pub struct Bounds {
     pub argon2: f64,
     pub rs256: f64,
@@ -27,6 +29,44 @@ impl Bounds {
             Op::RefreshRotation => Some(self.rs256 / 2.0),
             _ => None,
         }
+    }
+
+    pub fn to_line(self) -> String {
+        format!("{} {} {}", self.argon2, self.rs256, self.es256)
+    }
+
+    pub fn from_line(line: &str) -> Option<Self> {
+        let mut it = line.split_whitespace().map(|v| v.parse::<f64>().ok());
+        Some(Self {
+            argon2: it.next()??,
+            rs256: it.next()??,
+            es256: it.next()??,
+        })
+    }
+
+    pub fn mean(self, other: Self) -> Self {
+        Self {
+            argon2: (self.argon2 + other.argon2) / 2.0,
+            rs256: (self.rs256 + other.rs256) / 2.0,
+            es256: (self.es256 + other.es256) / 2.0,
+        }
+    }
+
+    /// Measured on `cpu` by a child process (`plinto-bench --bounds`), else here.
+    pub fn on_cpu(cpu: Option<usize>, secs: f64) -> Self {
+        let measured = cpu.and_then(|cpu| {
+            let exe = std::env::current_exe().ok()?;
+            let out = std::process::Command::new("taskset")
+                .arg("-c")
+                .arg(cpu.to_string())
+                .arg(exe)
+                .arg("--bounds")
+                .arg(secs.to_string())
+                .output()
+                .ok()?;
+            Self::from_line(String::from_utf8_lossy(&out.stdout).trim())
+        });
+        measured.unwrap_or_else(|| measure(secs))
     }
 
     pub fn describe(&self) -> String {

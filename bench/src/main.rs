@@ -133,6 +133,13 @@ fn mb(kb: u64) -> String {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
+    let raw: Vec<String> = std::env::args().collect();
+    if raw.get(1).map(String::as_str) == Some("--bounds") {
+        // The child that measures the bounds on the servers' CPU.
+        let secs = raw.get(2).and_then(|s| s.parse().ok()).unwrap_or(1.5);
+        println!("{}", bounds::measure(secs).to_line());
+        return Ok(());
+    }
     let args = parse_args()?;
     // reqwest is built without a TLS provider of its own here (Plinto's choice); loopback
     // needs none, but the client must have one.
@@ -155,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
     let server_cores = if pinned { 1.0 } else { cpus as f64 };
 
     eprintln!("measuring per-core bounds ...");
-    let bounds = bounds::measure(1.5);
+    let bounds_before = bounds::Bounds::on_cpu(place.server_cpu, 1.5);
 
     eprintln!("starting the servers ...");
     let dir = tempfile::tempdir()?;
@@ -194,6 +201,7 @@ async fn main() -> anyhow::Result<()> {
         results.push((op, runs));
     }
     let after_load: Vec<u64> = targets.iter().map(Target::rss_kb).collect();
+    let bounds = bounds_before.mean(bounds::Bounds::on_cpu(place.server_cpu, 1.5));
 
     let mut session_runs: Vec<Option<Run>> = vec![None; targets.len()];
     let mut after_sessions: Vec<Option<u64>> = vec![None; targets.len()];
@@ -296,7 +304,10 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    println!("\nPer-core bounds, same run: {}", bounds.describe());
+    println!(
+        "\nPer-core bounds on the servers' CPU, mean of before and after the load: {}",
+        bounds.describe()
+    );
     println!("Whole run: {:.0} s.", began.elapsed().as_secs_f64());
     let errors: u64 = results
         .iter()

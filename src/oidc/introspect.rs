@@ -35,7 +35,7 @@ async fn introspect(
     if let Some(at) = tokens::check_access_token(state, tenant, t).await? {
         // A user's token dies with the user's account.
         let user_token = at.grant.as_ref().is_some_and(|g| g.user_id.is_some());
-        if user_token && !at.user.as_ref().is_some_and(|u| !u.disabled) {
+        if user_token && at.user.as_ref().is_none_or(|u| u.disabled) {
             return Ok(json!({ "active": false }));
         }
         let c = at.claims;
