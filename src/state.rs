@@ -65,7 +65,7 @@ pub struct Memos {
     pub tenants: Arc<Memo<String, entity::tenant::Model>>,
     pub clients: Arc<Memo<(uuid::Uuid, String), entity::client::Model>>,
     /// Rendered discovery documents, by tenant slug.
-    pub discovery: Arc<Memo<String, Arc<String>>>,
+    pub discovery: Arc<Memo<String, bytes::Bytes>>,
 }
 
 impl Memos {

@@ -213,7 +213,8 @@ pub struct KeyCache {
 #[derive(Debug)]
 pub struct Published {
     pub keys: Vec<signing_key::Model>,
-    pub jwks: String,
+    /// The JWK Set document, shared without copying.
+    pub jwks: bytes::Bytes,
 }
 
 impl std::fmt::Debug for KeyCache {
@@ -268,7 +269,7 @@ impl KeyCache {
             .published
             .get_or_load(&tenant_id, now, || async {
                 let keys = published(db, now, tenant_id, retention).await?;
-                let jwks = jwks(&keys)?.to_string();
+                let jwks = bytes::Bytes::from(jwks(&keys)?.to_string());
                 Ok::<_, DomainError>(Some(Arc::new(Published { keys, jwks })))
             })
             .await?;

@@ -72,14 +72,14 @@ async fn respond(state: &AppState, req: &HttpRequest, slug: &str) -> OAuthResult
         .discovery
         .get_or_load(&tenant.slug, state.now(), || async {
             let doc = document(&state.config.issuer(&tenant.slug)).to_string();
-            Ok::<_, OAuthError>(Some(std::sync::Arc::new(doc)))
+            Ok::<_, OAuthError>(Some(bytes::Bytes::from(doc)))
         })
         .await?
         .unwrap_or_default();
     let mut res = HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .content_type("application/json")
-        .body(body.as_str().to_owned());
+        .body(body);
     cors::allow(state, &tenant, req, &mut res).await;
     Ok(res)
 }
