@@ -37,7 +37,7 @@ pub async fn run(
         NewTenant {
             slug: DEFAULT_TENANT.into(),
             name: Some("Plinto".into()),
-            allow_signup: false,
+            ..NewTenant::default()
         },
         "system",
         &meta,

@@ -124,6 +124,30 @@ impl Cache {
         }
     }
 
+    /// One atomic GCRA step on `key` (see [`crate::ratelimit`]): the ms to wait, 0 if the
+    /// request is allowed (and counted).
+    pub async fn gcra(
+        &self,
+        key: &str,
+        now_ms: i64,
+        emission_ms: i64,
+        period_ms: i64,
+    ) -> Result<i64, CacheError> {
+        match self {
+            Cache::Memory(m) => Ok(m.gcra(key, now_ms, emission_ms, period_ms)),
+            Cache::Redis(r) => {
+                let mut conn = r.manager.clone();
+                Ok(GCRA
+                    .key(r.key(key))
+                    .arg(now_ms)
+                    .arg(emission_ms)
+                    .arg(period_ms)
+                    .invoke_async(&mut conn)
+                    .await?)
+            }
+        }
+    }
+
     /// Reachability, for `/ready`.
     pub async fn ping(&self) -> Result<(), CacheError> {
         match self {
@@ -172,6 +196,24 @@ impl MemoryCache {
         n
     }
 
+    fn gcra(&self, key: &str, now_ms: i64, emission_ms: i64, period_ms: i64) -> i64 {
+        let now = self.clock.now();
+        let mut map = self.lock();
+        if map.len() > 10_000 {
+            map.retain(|_, (_, exp)| *exp > now);
+        }
+        let stored = map
+            .get(key)
+            .filter(|(_, exp)| *exp > now)
+            .and_then(|(v, _)| v.parse::<i64>().ok());
+        let (tat, wait) = crate::ratelimit::gcra_step(stored, now_ms, emission_ms, period_ms);
+        if wait == 0 {
+            let ttl = chrono::Duration::milliseconds((tat - now_ms).max(1));
+            map.insert(key.to_string(), (tat.to_string(), now + ttl));
+        }
+        wait
+    }
+
     fn get(&self, key: &str) -> Option<String> {
         let now = self.clock.now();
         let map = self.lock();
@@ -195,6 +237,9 @@ static INCR_WITH_TTL: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::
          return n",
     )
 });
+
+static GCRA: std::sync::LazyLock<redis::Script> =
+    std::sync::LazyLock::new(|| redis::Script::new(crate::ratelimit::GCRA_LUA));
 
 #[derive(Clone)]
 pub struct RedisCache {

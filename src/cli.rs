@@ -162,6 +162,23 @@ pub enum TenantCommand {
         /// Let people create their own accounts at /t/{slug}/signup
         #[arg(long)]
         allow_signup: bool,
+        /// Refuse password sign-in until the user has verified their email address
+        #[arg(long)]
+        require_email_verification: bool,
+        /// Rate limits of this tenant over the configured ones, e.g. "login=5/min,token=off"
+        #[arg(long, value_name = "SPEC")]
+        rate_limits: Option<String>,
+    },
+    /// Change a tenant's settings; prints the tenant as in `tenant list`
+    Update {
+        slug: String,
+        #[arg(long, value_name = "BOOL")]
+        allow_signup: Option<bool>,
+        #[arg(long, value_name = "BOOL")]
+        require_email_verification: Option<bool>,
+        /// Rate limits over the configured ones ("" to clear), e.g. "login=5/min,token=off"
+        #[arg(long, value_name = "SPEC")]
+        rate_limits: Option<String>,
     },
     /// List tenants as a JSON array
     List,
@@ -298,6 +315,7 @@ async fn serve(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> anyhow::
     }
     let public = state.config.public_url();
     let addr = listener.local_addr()?;
+    let sender = crate::mail::outbox::spawn_sender(state.clone());
     let server = server::serve(state, listener)?;
     let handle = server.handle();
     tracing::info!(%addr, %public, "Plinto is listening");
@@ -306,7 +324,9 @@ async fn serve(config: Config, clock: Arc<dyn Clock>, migrate: bool) -> anyhow::
         tracing::info!("shutting down");
         handle.stop(true).await;
     });
-    server.await?;
+    let result = server.await;
+    sender.abort();
+    result?;
     Ok(())
 }
 
@@ -338,6 +358,8 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
             slug,
             name,
             allow_signup,
+            require_email_verification,
+            rate_limits,
         } => {
             let t = tenants::create(
                 &state.db,
@@ -347,6 +369,8 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                     slug,
                     name,
                     allow_signup,
+                    require_email_verification,
+                    rate_limits,
                 },
                 CLI_ACTOR,
                 &RequestMeta::cli(),
@@ -358,25 +382,50 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                 "issuer": state.config.issuer(&t.slug),
             }));
         }
+        TenantCommand::Update {
+            slug,
+            allow_signup,
+            require_email_verification,
+            rate_limits,
+        } => {
+            let t = tenants::update(
+                &state.db,
+                state.now(),
+                &slug,
+                tenants::TenantUpdate {
+                    allow_signup,
+                    require_email_verification,
+                    rate_limits,
+                },
+                CLI_ACTOR,
+                &RequestMeta::cli(),
+            )
+            .await?;
+            print(tenant_json(state, &t));
+        }
         TenantCommand::List => {
             let list: Vec<Value> = tenants::list(&state.db)
                 .await?
-                .into_iter()
-                .map(|t| {
-                    json!({
-                        "id": t.id,
-                        "slug": t.slug,
-                        "name": t.name,
-                        "issuer": state.config.issuer(&t.slug),
-                        "allow_signup": t.allow_signup,
-                        "created_at": t.created_at,
-                    })
-                })
+                .iter()
+                .map(|t| tenant_json(state, t))
                 .collect();
             print(Value::Array(list));
         }
     }
     Ok(())
+}
+
+fn tenant_json(state: &AppState, t: &entity::tenant::Model) -> Value {
+    json!({
+        "id": t.id,
+        "slug": t.slug,
+        "name": t.name,
+        "issuer": state.config.issuer(&t.slug),
+        "allow_signup": t.allow_signup,
+        "require_email_verification": t.require_email_verification,
+        "rate_limits": t.rate_limits,
+        "created_at": t.created_at,
+    })
 }
 
 async fn find_tenant(state: &AppState, slug: &str) -> anyhow::Result<entity::tenant::Model> {

@@ -104,6 +104,24 @@ pub struct Config {
     /// them again; a rotated signing key starts signing only this long after rotation, once
     /// every node publishes it. 0 = read on every request.
     pub read_cache_ttl_secs: u64,
+    /// Rate limits over the built-in defaults: `name=N/unit` pairs separated by commas
+    /// (`login=20/min,token=off`), or `off` for all. Names: ip, login, signup,
+    /// password_reset, password_reset_email, email_verification, token, userinfo.
+    pub rate_limits: String,
+    /// SMTP server, e.g. `smtp://user:pass@host:587?tls=starttls`, `smtps://host:465`,
+    /// `smtp://host:25?tls=none`; without it, mail is written as `.eml` files under
+    /// `{data_dir}/mail`.
+    pub smtp_url: Option<Secret>,
+    /// The From address of every message Plinto sends.
+    pub mail_from: String,
+    /// How often the mail sender looks for due messages (a new message wakes it at once).
+    pub mail_poll_interval_ms: u64,
+    /// Attempts before a message is given up (audited as `mail.failed`).
+    pub mail_max_attempts: u32,
+    /// How long an email verification link works.
+    pub email_verification_ttl_secs: u64,
+    /// How long a password reset link works.
+    pub password_reset_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -139,6 +157,13 @@ impl Default for Config {
             authorization_code_ttl_secs: 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             read_cache_ttl_secs: 10,
+            rate_limits: String::new(),
+            smtp_url: None,
+            mail_from: "Plinto <noreply@localhost>".into(),
+            mail_poll_interval_ms: 1000,
+            mail_max_attempts: 8,
+            email_verification_ttl_secs: 24 * 3600,
+            password_reset_ttl_secs: 30 * 60,
         }
     }
 }
@@ -149,6 +174,7 @@ const SECRET_KEYS: &[&str] = &[
     "redis_url",
     "master_key",
     "bootstrap_admin_password",
+    "smtp_url",
 ];
 
 /// Environment variables with the prefix that are not settings but are known to be used by
@@ -309,6 +335,24 @@ impl Config {
                     .into(),
             ));
         }
+        crate::ratelimit::Overrides::parse(&self.rate_limits)
+            .map_err(|e| ConfigError::Invalid(format!("rate_limits: {e}")))?;
+        if let Some(url) = &self.smtp_url {
+            crate::mail::SmtpSettings::parse(url.expose())
+                .map_err(|e| ConfigError::Invalid(format!("smtp_url: {e}")))?;
+        }
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| ConfigError::Invalid(format!("mail_from: {e}")))?;
+        if self.mail_poll_interval_ms == 0
+            || self.mail_max_attempts == 0
+            || self.email_verification_ttl_secs == 0
+            || self.password_reset_ttl_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "mail intervals, attempts and link lifetimes must be greater than 0".into(),
+            ));
+        }
         argon2::Params::new(
             self.argon2_m_cost,
             self.argon2_t_cost,
@@ -337,6 +381,16 @@ impl Config {
         if self.argon2_m_cost < 19 * 1024 || self.argon2_t_cost < 2 {
             warnings.push(
                 "argon2 parameters are below the OWASP minimum (m=19456 KiB, t=2, p=1)".into(),
+            );
+        }
+        if let Some(url) = &self.smtp_url
+            && let Ok(smtp) = crate::mail::SmtpSettings::parse(url.expose())
+            && smtp.plaintext_off_host()
+        {
+            warnings.push(
+                "smtp_url has tls=none to a host that is not loopback: mail and SMTP \
+                 credentials travel in clear"
+                    .into(),
             );
         }
         if self.redis_url.is_none() && self.trust_forwarded_headers {

@@ -57,16 +57,23 @@ pub async fn build_state(config: Config, clock: SharedClock) -> anyhow::Result<A
         config.argon2_p_cost,
     )?;
     let read_cache_ttl = chrono::Duration::seconds(config.read_cache_ttl_secs as i64);
+    let keys = Keys::derive(&master);
+    let mailer = crate::mail::Mailer::new(&config, keys.mail.clone())?;
+    let limits = crate::ratelimit::Overrides::parse(&config.rate_limits)
+        .map_err(|e| anyhow::anyhow!("rate_limits: {e}"))?;
+    let limiter = crate::ratelimit::Limiter::new(cache.clone(), limits);
     Ok(AppState {
         db,
         cache,
         config: Arc::new(config),
         clock,
-        keys: Keys::derive(&master),
+        keys,
         hasher,
         key_cache: KeyCache::new(read_cache_ttl),
         memo: Memos::new(read_cache_ttl),
         http: outgoing_http()?,
+        mailer,
+        limiter,
     })
 }
 
@@ -127,6 +134,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+            .wrap(from_fn(crate::http::limit::per_ip))
             .wrap(ErrorHandlers::new().default_handler(html_for_bare_errors))
             .wrap(middleware::security_headers(https))
             .wrap(from_fn(middleware::request_id))

@@ -29,6 +29,10 @@ pub struct Keys {
     pub client_secret: SubKey,
     /// Keyed hash of authorization codes and refresh tokens.
     pub tokens: SubKey,
+    /// Keyed hash of email verification and password reset tokens.
+    pub email_tokens: SubKey,
+    /// Encrypts queued mail at rest.
+    pub mail: SubKey,
 }
 
 impl Keys {
@@ -39,6 +43,8 @@ impl Keys {
             signing: master.derive("signing-keys"),
             client_secret: master.derive("client-secret"),
             tokens: master.derive("oauth-tokens"),
+            email_tokens: master.derive("email-tokens"),
+            mail: master.derive("mail-outbox"),
         }
     }
 }
@@ -57,6 +63,10 @@ pub struct AppState {
     pub memo: Memos,
     /// Outgoing HTTP (clients' `jwks_uri`).
     pub http: reqwest::Client,
+    /// Outgoing mail (queued in the outbox, sent in the background).
+    pub mailer: crate::mail::Mailer,
+    /// Rate limits, counted in the cache.
+    pub limiter: crate::ratelimit::Limiter,
 }
 
 /// In-process copies of tenants (by slug) and clients (by tenant and `client_id`).
@@ -125,6 +135,35 @@ impl AppState {
             ip_max_failures: self.config.login_ip_max_failures,
             window_secs: self.config.login_failure_window_secs,
             lockout_secs: self.config.login_lockout_secs,
+        }
+    }
+
+    /// Count one request against a limit of this tenant (`None`: the configured limits).
+    pub async fn limit(
+        &self,
+        tenant: Option<&entity::tenant::Model>,
+        kind: crate::ratelimit::Kind,
+        who: &str,
+    ) -> Result<(), crate::ratelimit::Refusal> {
+        let own = tenant.and_then(crate::tenants::rate_limits);
+        let who = match tenant {
+            Some(t) => format!("{}:{who}", t.id),
+            None => who.to_string(),
+        };
+        self.limiter
+            .check(own.as_ref(), kind, &who, self.now())
+            .await
+    }
+
+    /// What the email flows of this tenant need.
+    pub fn email_ctx(&self, tenant: &entity::tenant::Model) -> crate::accounts::email::Ctx<'_> {
+        crate::accounts::email::Ctx {
+            now: self.now(),
+            key: &self.keys.email_tokens,
+            mailer: &self.mailer,
+            issuer: self.config.issuer(&tenant.slug),
+            verify_ttl: Duration::seconds(self.config.email_verification_ttl_secs as i64),
+            reset_ttl: Duration::seconds(self.config.password_reset_ttl_secs as i64),
         }
     }
 

@@ -9,6 +9,10 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub allow_signup: bool,
+    /// Password sign-in waits until the address is verified.
+    pub require_email_verification: bool,
+    /// Rate limits over the configured ones, as in the `rate_limits` setting.
+    pub rate_limits: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

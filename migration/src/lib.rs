@@ -6,6 +6,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_signing_keys;
 mod m20261122_000003_clients;
 mod m20261122_000004_grants;
+mod m20261122_000005_mail;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_signing_keys::Migration),
             Box::new(m20261122_000003_clients::Migration),
             Box::new(m20261122_000004_grants::Migration),
+            Box::new(m20261122_000005_mail::Migration),
         ]
     }
 }

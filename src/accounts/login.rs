@@ -39,6 +39,8 @@ pub enum Outcome {
     },
     /// The password was right but the account is disabled.
     Disabled,
+    /// The password was right but the tenant wants a verified address first.
+    Unverified(Box<user::Model>),
 }
 
 struct Keys {
@@ -126,6 +128,19 @@ pub async fn attempt<C: ConnectionTrait + TransactionTrait>(
                 return Ok(Outcome::Disabled);
             }
             cache.del(&keys.account).await?;
+            if tenant.require_email_verification && !user.email_verified {
+                record_failure(
+                    db,
+                    now,
+                    tenant,
+                    Some(&user),
+                    input.email,
+                    "email_unverified",
+                    meta,
+                )
+                .await?;
+                return Ok(Outcome::Unverified(Box::new(user)));
+            }
             let user = if rehash {
                 let hash = hasher.hash(input.password).await?;
                 users::store_hash(db, now, user, hash).await?

@@ -1,5 +1,6 @@
 //! User accounts: validation, argon2id passwords, users, sessions and sign-in.
 
+pub mod email;
 pub mod login;
 pub mod password;
 pub mod sessions;

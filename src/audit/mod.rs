@@ -25,6 +25,7 @@ impl RequestMeta {
 
 pub mod actions {
     pub const TENANT_CREATE: &str = "tenant.create";
+    pub const TENANT_UPDATE: &str = "tenant.update";
     pub const USER_CREATE: &str = "user.create";
     pub const USER_DISABLE: &str = "user.disable";
     pub const USER_SIGNUP: &str = "user.signup";
@@ -36,6 +37,14 @@ pub mod actions {
     pub const PROFILE_UPDATE: &str = "profile.update";
     pub const SESSION_REVOKE: &str = "session.revoke";
     pub const KEYS_ROTATE: &str = "keys.rotate";
+    pub const EMAIL_VERIFICATION_SENT: &str = "email.verification_sent";
+    pub const EMAIL_VERIFIED: &str = "email.verified";
+    pub const EMAIL_CHANGE: &str = "email.change";
+    pub const PASSWORD_RESET_REQUEST: &str = "password.reset_request";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const MAIL_SENT: &str = "mail.sent";
+    pub const MAIL_ATTEMPT_FAILED: &str = "mail.attempt_failed";
+    pub const MAIL_FAILED: &str = "mail.failed";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

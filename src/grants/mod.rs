@@ -193,6 +193,21 @@ pub async fn revoke_grant(
     Ok(())
 }
 
+/// End every grant of a user (their refresh tokens and access tokens die with them).
+pub async fn revoke_user_grants(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user_id: Uuid,
+) -> DomainResult<u64> {
+    Ok(grant::Entity::update_many()
+        .col_expr(grant::Column::RevokedAt, Expr::value(now))
+        .filter(grant::Column::UserId.eq(user_id))
+        .filter(grant::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 /// End the grants that live only as long as a browser session (not `offline_access`).
 pub async fn revoke_session_grants(
     db: &impl ConnectionTrait,

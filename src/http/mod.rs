@@ -4,6 +4,7 @@
 pub mod cors;
 pub mod csrf;
 pub mod form;
+pub mod limit;
 pub mod middleware;
 pub mod routes;
 

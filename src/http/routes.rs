@@ -15,6 +15,15 @@ pub const ACCOUNT: &str = "/account";
 pub const ACCOUNT_PROFILE: &str = "/account/profile";
 pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_SESSION_REVOKE: &str = "/account/sessions/{session}/revoke";
+/// Change the account's address (a verification link goes to the new one).
+pub const ACCOUNT_EMAIL: &str = "/account/email";
+/// Send the verification link again.
+pub const ACCOUNT_EMAIL_VERIFY: &str = "/account/email/verify";
+/// The link in verification emails: GET shows a button, POST verifies.
+pub const VERIFY_EMAIL: &str = "/verify-email";
+pub const PASSWORD_FORGOT: &str = "/password/forgot";
+/// The link in password reset emails.
+pub const PASSWORD_RESET: &str = "/password/reset";
 
 pub const DISCOVERY: &str = "/.well-known/openid-configuration";
 /// RFC 8414 metadata below the issuer (also served at the RFC 8414 §3 location,

@@ -73,14 +73,16 @@ fn generate(alg: Alg, kid: &str) -> DomainResult<Jwk> {
     Ok(jwk)
 }
 
-fn encrypt(key: &SubKey, plaintext: &[u8]) -> DomainResult<String> {
+/// Encrypt a secret for storage: compact JWE, `dir` + A256GCM under `key`.
+pub fn encrypt(key: &SubKey, plaintext: &[u8]) -> DomainResult<String> {
     let mut header = JweHeader::new();
     header.set_content_encryption("A256GCM");
     let encrypter = Dir.encrypter_from_bytes(key.bytes()).map_err(jose)?;
     josekit::jwe::serialize_compact(plaintext, &header, &encrypter).map_err(jose)
 }
 
-fn decrypt(key: &SubKey, jwe: &str) -> DomainResult<Vec<u8>> {
+/// Decrypt what [`encrypt`] stored.
+pub fn decrypt(key: &SubKey, jwe: &str) -> DomainResult<Vec<u8>> {
     let decrypter = Dir.decrypter_from_bytes(key.bytes()).map_err(jose)?;
     let (plaintext, _) = josekit::jwe::deserialize_compact(jwe, &decrypter).map_err(jose)?;
     Ok(plaintext)

@@ -17,6 +17,8 @@ pub struct OAuthError {
     pub description: String,
     /// Sent as `WWW-Authenticate` (401 responses).
     pub challenge: Option<String>,
+    /// Sent as `Retry-After` (429 and 503 responses).
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for OAuthError {
@@ -32,7 +34,20 @@ impl OAuthError {
             error,
             description: description.into(),
             challenge: None,
+            retry_after: None,
         }
+    }
+
+    /// Too many requests (RFC 6585 §4); RFC 6749 has no code of its own for it, so the body
+    /// says `temporarily_unavailable`, the code it has for overload.
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "temporarily_unavailable",
+            "too many requests, try again later",
+        );
+        e.retry_after = Some(retry_after);
+        e
     }
 
     pub fn invalid_request(d: impl Into<String>) -> Self {
@@ -103,8 +118,14 @@ impl ResponseError for OAuthError {
         {
             res.insert_header((header::WWW_AUTHENTICATE, v));
         }
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            res.insert_header((header::RETRY_AFTER, "5"));
+        match self.retry_after {
+            Some(secs) => {
+                res.insert_header((header::RETRY_AFTER, secs.to_string()));
+            }
+            None if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+                res.insert_header((header::RETRY_AFTER, "5"));
+            }
+            None => {}
         }
         res.json(json!({ "error": self.error, "error_description": self.description }))
     }
@@ -132,6 +153,19 @@ impl From<DomainError> for OAuthError {
                     "an unexpected error happened",
                 )
             }
+        }
+    }
+}
+
+impl From<crate::ratelimit::Refusal> for OAuthError {
+    fn from(r: crate::ratelimit::Refusal) -> Self {
+        match r {
+            crate::ratelimit::Refusal::Limited { retry_after } => Self::rate_limited(retry_after),
+            crate::ratelimit::Refusal::Unavailable => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the service is temporarily unavailable, try again",
+            ),
         }
     }
 }

@@ -39,6 +39,14 @@ async fn claims_of(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<serde_json::Map<String, Value>, OAuthError> {
+    let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
+    state
+        .limit(
+            Some(tenant),
+            crate::ratelimit::Kind::Userinfo,
+            meta.ip.as_deref().unwrap_or("unknown"),
+        )
+        .await?;
     let header_token = bearer_header(req)?;
     let body_token = if req.method() == actix_web::http::Method::POST && !body.is_empty() {
         if token::is_form(req) {

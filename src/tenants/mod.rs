@@ -13,11 +13,42 @@ use crate::error::{DomainError, DomainResult};
 
 pub const DEFAULT_TENANT: &str = "default";
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NewTenant {
     pub slug: String,
     pub name: Option<String>,
     pub allow_signup: bool,
+    pub require_email_verification: bool,
+    /// Rate limits over the configured ones (see [`crate::ratelimit::Overrides::parse`]).
+    pub rate_limits: Option<String>,
+}
+
+/// Settings to change; `None` leaves one as it is.
+#[derive(Clone, Debug, Default)]
+pub struct TenantUpdate {
+    pub allow_signup: Option<bool>,
+    pub require_email_verification: Option<bool>,
+    /// `Some("")` clears the tenant's own limits.
+    pub rate_limits: Option<String>,
+}
+
+fn check_rate_limits(spec: Option<&str>) -> DomainResult<Option<String>> {
+    match spec.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(spec) => {
+            crate::ratelimit::Overrides::parse(spec)
+                .map_err(|e| DomainError::invalid("rate_limits", e))?;
+            Ok(Some(spec.to_string()))
+        }
+    }
+}
+
+/// The tenant's own rate limits, parsed (they were checked when stored).
+pub fn rate_limits(tenant: &tenant::Model) -> Option<crate::ratelimit::Overrides> {
+    tenant
+        .rate_limits
+        .as_deref()
+        .and_then(|s| crate::ratelimit::Overrides::parse(s).ok())
 }
 
 /// A slug is 1 to 63 of `a-z 0-9 -`, not starting or ending with `-`: it appears in URLs and
@@ -58,6 +89,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             "use 1 to 200 printable characters",
         ));
     }
+    let rate_limits = check_rate_limits(input.rate_limits.as_deref())?;
     if find_by_slug(db, &input.slug).await?.is_some() {
         return Err(DomainError::Conflict(format!(
             "tenant {} already exists",
@@ -70,6 +102,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         slug: Set(input.slug.clone()),
         name: Set(name.trim().to_string()),
         allow_signup: Set(input.allow_signup),
+        require_email_verification: Set(input.require_email_verification),
+        rate_limits: Set(rate_limits),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -87,6 +121,47 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         audit::Event::new(actions::TENANT_CREATE, actor.to_string(), meta)
             .tenant(model.id)
             .target(format!("tenant:{}", model.slug)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// Change a tenant's settings (and record who did).
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    slug: &str,
+    change: TenantUpdate,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<tenant::Model> {
+    let tenant = find_by_slug(db, slug)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    let mut active: tenant::ActiveModel = tenant.into();
+    if let Some(v) = change.allow_signup {
+        active.allow_signup = Set(v);
+    }
+    if let Some(v) = change.require_email_verification {
+        active.require_email_verification = Set(v);
+    }
+    if let Some(spec) = &change.rate_limits {
+        active.rate_limits = Set(check_rate_limits(Some(spec))?);
+    }
+    let txn = db.begin().await?;
+    let model = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::TENANT_UPDATE, actor.to_string(), meta)
+            .tenant(model.id)
+            .target(format!("tenant:{}", model.slug))
+            .details(serde_json::json!({
+                "allow_signup": model.allow_signup,
+                "require_email_verification": model.require_email_verification,
+                "rate_limits": model.rate_limits,
+            })),
     )
     .await?;
     txn.commit().await?;

@@ -10,11 +10,12 @@ use super::{
     CsrfToken, UiError, UiResult, capitalize, current_session, load_tenant, page, read_form,
     removal_cookie, see_other,
 };
-use crate::accounts::sessions;
 use crate::accounts::users::{self, PasswordChange};
+use crate::accounts::{email, sessions};
 use crate::error::DomainError;
 use crate::http::form::Form;
 use crate::http::routes::{self, session_revoke_path, tenant_path};
+use crate::ratelimit::Kind;
 use crate::state::AppState;
 
 struct SessionRow {
@@ -32,8 +33,11 @@ struct SessionRow {
 struct AccountPage<'a> {
     tenant_name: &'a str,
     email: &'a str,
+    email_verified: bool,
     name: &'a str,
     must_change_password: bool,
+    email_action: String,
+    verify_action: String,
     csrf_token: &'a str,
     profile_action: String,
     password_action: String,
@@ -50,6 +54,14 @@ const NOTICES: &[(&str, &str)] = &[
         "Your password was changed. Your other sessions were signed out.",
     ),
     ("revoked", "The session was signed out."),
+    (
+        "email_change",
+        "We sent a link to the new address. Your address changes once you open it.",
+    ),
+    (
+        "verification",
+        "We sent a verification link to your email address.",
+    ),
 ];
 
 struct SignedIn {
@@ -111,8 +123,11 @@ async fn render(
     let body = AccountPage {
         tenant_name: &who.tenant.name,
         email: &who.user.email,
+        email_verified: who.user.email_verified,
         name: who.user.name.as_deref().unwrap_or(""),
         must_change_password: who.user.must_change_password,
+        email_action: tenant_path(slug, routes::ACCOUNT_EMAIL),
+        verify_action: tenant_path(slug, routes::ACCOUNT_EMAIL_VERIFY),
         csrf_token: &csrf.token,
         profile_action: tenant_path(slug, routes::ACCOUNT_PROFILE),
         password_action: tenant_path(slug, routes::ACCOUNT_PASSWORD),
@@ -270,4 +285,76 @@ pub async fn revoke_session(
             .finish());
     }
     Ok(back_with_notice(&slug, "revoked"))
+}
+
+pub async fn change_email(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let form = read_form(&req, &state, &body)?;
+    let who = match signed_in(&req, &state, &path).await? {
+        Ok(who) => who,
+        Err(redirect) => return Ok(redirect),
+    };
+    state
+        .limit(
+            Some(&who.tenant),
+            Kind::EmailVerification,
+            &who.user.id.to_string(),
+        )
+        .await?;
+    let meta = super::meta(&req, &state);
+    match email::request_email_change(
+        &state.db,
+        &state.email_ctx(&who.tenant),
+        &who.tenant,
+        &who.user,
+        form.text("email"),
+        &meta,
+    )
+    .await
+    {
+        Ok(()) => {
+            state.mailer.wake();
+            Ok(back_with_notice(&who.tenant.slug, "email_change"))
+        }
+        Err(e) => form_error(&req, &state, &who, e).await,
+    }
+}
+
+pub async fn resend_verification(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    read_form(&req, &state, &body)?;
+    let who = match signed_in(&req, &state, &path).await? {
+        Ok(who) => who,
+        Err(redirect) => return Ok(redirect),
+    };
+    if who.user.email_verified {
+        return Ok(back_with_notice(&who.tenant.slug, "verification"));
+    }
+    state
+        .limit(
+            Some(&who.tenant),
+            Kind::EmailVerification,
+            &who.user.id.to_string(),
+        )
+        .await?;
+    let meta = super::meta(&req, &state);
+    email::send_verification(
+        &state.db,
+        &state.email_ctx(&who.tenant),
+        &who.tenant,
+        &who.user,
+        &who.user.email,
+        &meta,
+    )
+    .await?;
+    state.mailer.wake();
+    Ok(back_with_notice(&who.tenant.slug, "verification"))
 }

@@ -17,6 +17,9 @@ pub enum UiError {
     Csrf,
     #[error("service unavailable")]
     Unavailable,
+    /// Too many requests: try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited(u64),
     #[error("internal error")]
     Internal,
 }
@@ -57,6 +60,7 @@ impl ResponseError for UiError {
             UiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             UiError::Csrf => StatusCode::FORBIDDEN,
             UiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            UiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             UiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,6 +81,20 @@ impl ResponseError for UiError {
                 "Something went wrong",
                 "An unexpected error happened. Please try again later.",
             ),
+            UiError::RateLimited(secs) => {
+                let mut res = error_page(
+                    self.status_code(),
+                    "Too many requests",
+                    &format!(
+                        "You sent too many requests. Try again in {}.",
+                        crate::ui::wait_words(*secs)
+                    ),
+                );
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                return res;
+            }
         };
         error_page(self.status_code(), title, message)
     }
@@ -96,6 +114,15 @@ impl From<DomainError> for UiError {
                 tracing::error!(%detail, "internal error");
                 UiError::Internal
             }
+        }
+    }
+}
+
+impl From<crate::ratelimit::Refusal> for UiError {
+    fn from(r: crate::ratelimit::Refusal) -> Self {
+        match r {
+            crate::ratelimit::Refusal::Limited { retry_after } => UiError::RateLimited(retry_after),
+            crate::ratelimit::Refusal::Unavailable => UiError::Unavailable,
         }
     }
 }

@@ -9,6 +9,7 @@ use super::{CsrfToken, UiResult, load_tenant, page, read_form, return_to_or_acco
 use crate::accounts::login::{self, Attempt, Outcome};
 use crate::http::form::Form;
 use crate::http::routes::{self, tenant_path};
+use crate::ratelimit::Kind;
 use crate::state::AppState;
 
 /// The one message for an unknown account and a wrong password.
@@ -25,6 +26,7 @@ struct LoginPage<'a> {
     errors: Vec<String>,
     notice: Option<String>,
     signup_url: Option<String>,
+    forgot_url: String,
 }
 
 struct View<'a> {
@@ -52,6 +54,7 @@ fn render(
         signup_url: tenant
             .allow_signup
             .then(|| tenant_path(&tenant.slug, routes::SIGNUP)),
+        forgot_url: tenant_path(&tenant.slug, routes::PASSWORD_FORGOT),
     }
     .render()?;
     let mut res = page(view.status, Some(csrf), body);
@@ -116,6 +119,7 @@ pub async fn submit(
         );
         return render(&state, &req, &tenant, v);
     }
+    super::limit_ip(&state, &tenant, Kind::Login, &meta).await?;
     let outcome = login::attempt(
         &state.db,
         state.now(),
@@ -136,6 +140,36 @@ pub async fn submit(
             };
             return super::sign_in(&state, &tenant, &user, &meta, &target).await;
         }
+        Outcome::Unverified(user) => {
+            // The password was right: send a fresh link, unless one went out moments ago.
+            let sent = state
+                .limit(Some(&tenant), Kind::EmailVerification, &user.id.to_string())
+                .await
+                .is_ok();
+            if sent {
+                crate::accounts::email::send_verification(
+                    &state.db,
+                    &state.email_ctx(&tenant),
+                    &tenant,
+                    &user,
+                    &user.email,
+                    &meta,
+                )
+                .await?;
+                state.mailer.wake();
+            }
+            return super::message_page(
+                &tenant,
+                StatusCode::FORBIDDEN,
+                "Verify your email address",
+                &format!(
+                    "{} asks you to verify your email address before you sign in. We sent a \
+                     link to {}: open it, then sign in again.",
+                    tenant.name, user.email
+                ),
+                Some((tenant_path(&tenant.slug, routes::LOGIN), "Back to sign in")),
+            );
+        }
         Outcome::InvalidCredentials => (
             StatusCode::UNPROCESSABLE_ENTITY,
             INVALID_CREDENTIALS.to_string(),
@@ -150,7 +184,7 @@ pub async fn submit(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "Too many failed sign-in attempts for this account. Try again in {}.",
-                minutes(retry_after)
+                super::wait_words(retry_after)
             ),
             Some(retry_after),
         ),
@@ -158,7 +192,7 @@ pub async fn submit(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "Too many failed sign-in attempts from your network. Try again in {}.",
-                minutes(retry_after)
+                super::wait_words(retry_after)
             ),
             Some(retry_after),
         ),
@@ -170,11 +204,4 @@ pub async fn submit(
         res.headers_mut().insert(header::RETRY_AFTER, v);
     }
     Ok(res)
-}
-
-fn minutes(secs: u64) -> String {
-    match secs.div_ceil(60) {
-        0 | 1 => "a minute".to_string(),
-        n => format!("{n} minutes"),
-    }
 }

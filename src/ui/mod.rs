@@ -2,6 +2,7 @@
 //! and the account page, per tenant below its issuer.
 
 pub mod account;
+pub mod email;
 pub mod error;
 pub mod login;
 pub mod logout;
@@ -37,7 +38,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             routes::ACCOUNT_SESSION_REVOKE,
             web::post().to(account::revoke_session),
-        );
+        )
+        .route(routes::ACCOUNT_EMAIL, web::post().to(account::change_email))
+        .route(
+            routes::ACCOUNT_EMAIL_VERIFY,
+            web::post().to(account::resend_verification),
+        )
+        .route(routes::VERIFY_EMAIL, web::get().to(email::verify_show))
+        .route(routes::VERIFY_EMAIL, web::post().to(email::verify_submit))
+        .route(routes::PASSWORD_FORGOT, web::get().to(email::forgot_show))
+        .route(
+            routes::PASSWORD_FORGOT,
+            web::post().to(email::forgot_submit),
+        )
+        .route(routes::PASSWORD_RESET, web::get().to(email::reset_show))
+        .route(routes::PASSWORD_RESET, web::post().to(email::reset_submit));
 }
 
 pub async fn load_tenant(state: &AppState, slug: &str) -> Result<tenant::Model, UiError> {
@@ -222,6 +237,53 @@ pub fn safe_return_to(slug: &str, raw: &str) -> Option<String> {
         && !raw.contains("/../")
         && !raw.chars().any(char::is_control);
     ok.then(|| raw.to_string())
+}
+
+/// How long to wait, in words: "a minute", "5 minutes", "2 hours".
+pub fn wait_words(secs: u64) -> String {
+    match secs.div_ceil(60) {
+        0 | 1 => "a minute".to_string(),
+        n if n < 120 => format!("{n} minutes"),
+        n => format!("{} hours", n.div_ceil(60)),
+    }
+}
+
+/// An information page: a title, a message and perhaps a link on.
+pub fn message_page(
+    tenant: &tenant::Model,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    link: Option<(String, &str)>,
+) -> UiResult {
+    use askama::Template;
+    #[derive(Template)]
+    #[template(path = "ui/message.html")]
+    struct MessagePage<'a> {
+        tenant_name: &'a str,
+        title: &'a str,
+        message: &'a str,
+        link: Option<(String, &'a str)>,
+    }
+    let body = MessagePage {
+        tenant_name: &tenant.name,
+        title,
+        message,
+        link,
+    }
+    .render()?;
+    Ok(page(status, None, body))
+}
+
+/// Count a request of this client against a limit of the tenant, per IP address.
+pub async fn limit_ip(
+    state: &AppState,
+    tenant: &tenant::Model,
+    kind: crate::ratelimit::Kind,
+    meta: &RequestMeta,
+) -> Result<(), UiError> {
+    let ip = meta.ip.as_deref().unwrap_or("unknown");
+    Ok(state.limit(Some(tenant), kind, ip).await?)
 }
 
 /// "enter a valid email" -> "Enter a valid email."

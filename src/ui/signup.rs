@@ -5,11 +5,13 @@ use actix_web::{HttpRequest, web};
 use askama::Template;
 
 use super::{CsrfToken, UiError, UiResult, load_tenant, page, read_form, return_to_or_account};
+use crate::accounts::email;
 use crate::accounts::users::{self, NewUser};
 use crate::audit::actions;
 use crate::error::DomainError;
 use crate::http::form::Form;
 use crate::http::routes::{self, tenant_path};
+use crate::ratelimit::Kind;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -93,6 +95,7 @@ pub async fn submit(
         return invalid("The two passwords differ.".into());
     }
     let meta = super::meta(&req, &state);
+    super::limit_ip(&state, &tenant, Kind::Signup, &meta).await?;
     let created = users::create(
         &state.db,
         state.now(),
@@ -117,6 +120,28 @@ pub async fn submit(
         Err(DomainError::Conflict(message)) => return invalid(super::capitalize(&message)),
         Err(e) => return Err(e.into()),
     };
+    email::send_verification(
+        &state.db,
+        &state.email_ctx(&tenant),
+        &tenant,
+        &user,
+        &user.email,
+        &meta,
+    )
+    .await?;
+    state.mailer.wake();
+    if tenant.require_email_verification {
+        return super::message_page(
+            &tenant,
+            StatusCode::OK,
+            "Check your email",
+            &format!(
+                "We sent a link to {}. Open it to verify your address, then sign in.",
+                user.email
+            ),
+            Some((tenant_path(&tenant.slug, routes::LOGIN), "Go to sign in")),
+        );
+    }
     let target = return_to_or_account(&tenant.slug, form.get("return_to"));
     super::sign_in(&state, &tenant, &user, &meta, &target).await
 }

@@ -82,6 +82,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub bootstrap_password: Option<String>,
     handle: ServerHandle,
+    sender: tokio::task::AbortHandle,
 }
 
 impl TestServer {
@@ -115,6 +116,7 @@ impl TestServer {
         let (state, boot) = plinto::server::prepare(config, Arc::new(clock.clone()), true)
             .await
             .expect("server prepares");
+        let sender = plinto::mail::outbox::spawn_sender(state.clone());
         let server = plinto::server::serve(state.clone(), listener).unwrap();
         let handle = server.handle();
         tokio::spawn(server);
@@ -126,6 +128,7 @@ impl TestServer {
             dir,
             bootstrap_password: boot.and_then(|b| b.one_time_password),
             handle,
+            sender,
         }
     }
 
@@ -203,6 +206,7 @@ impl TestServer {
                 slug: slug.into(),
                 name: Some(format!("Tenant {slug}")),
                 allow_signup,
+                ..Default::default()
             },
             "test",
             &Default::default(),
@@ -233,6 +237,7 @@ impl TestServer {
     }
 
     pub async fn stop(self) {
+        self.sender.abort();
         self.handle.stop(false).await;
         self.state.db.clone().close().await.ok();
         self.db.drop().await;

@@ -167,6 +167,13 @@ async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let form = read_form(req, body)?;
     let client = client(state, tenant, req, &form).await?;
+    state
+        .limit(
+            Some(tenant),
+            crate::ratelimit::Kind::Token,
+            &client.client_id,
+        )
+        .await?;
     let Some(grant_type) = form.opt("grant_type") else {
         return Err(OAuthError::invalid_request("grant_type is missing"));
     };

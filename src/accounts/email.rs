@@ -1,0 +1,369 @@
+//! Email verification (on sign-up, on request, on a change of address) and password reset,
+//! through single-use links: a random token in the link, only its keyed hash stored, an expiry,
+//! and a conditional update that lets exactly one use through.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::{email_token, tenant, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionSession, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::password::Hasher;
+use super::{sessions, users, validation};
+use crate::audit::{self, RequestMeta, actions};
+use crate::crypto::{self, SubKey};
+use crate::error::{DomainError, DomainResult};
+use crate::mail::templates::{self, Mail};
+use crate::mail::{Mailer, outbox};
+
+pub const VERIFY_EMAIL: &str = "verify_email";
+pub const PASSWORD_RESET: &str = "password_reset";
+
+/// What the flows need besides the database: the clock, keys, mailer and lifetimes.
+#[derive(Clone)]
+pub struct Ctx<'a> {
+    pub now: DateTime<Utc>,
+    pub key: &'a SubKey,
+    pub mailer: &'a Mailer,
+    /// `{public_url}/t/{slug}`: links are built below it.
+    pub issuer: String,
+    pub verify_ttl: Duration,
+    pub reset_ttl: Duration,
+}
+
+/// The links in the messages.
+pub const VERIFY_PATH: &str = crate::http::routes::VERIFY_EMAIL;
+pub const RESET_PATH: &str = crate::http::routes::PASSWORD_RESET;
+
+async fn issue(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
+    user: &user::Model,
+    purpose: &str,
+    email: &str,
+    ttl: Duration,
+) -> DomainResult<String> {
+    // A new link replaces the older ones of the same purpose.
+    email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(ctx.now))
+        .filter(email_token::Column::UserId.eq(user.id))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    let token = crypto::random_token(32)?;
+    email_token::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(user.tenant_id),
+        user_id: Set(user.id),
+        purpose: Set(purpose.to_string()),
+        token_hash: Set(ctx.key.hash_hex(token.as_bytes())),
+        email: Set(email.to_string()),
+        created_at: Set(ctx.now),
+        expires_at: Set(ctx.now + ttl),
+        used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(token)
+}
+
+/// The live (unused, unexpired) token of this purpose and its user, if the token is one.
+pub async fn find_live(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    key: &SubKey,
+    tenant_id: Uuid,
+    purpose: &str,
+    token: &str,
+) -> DomainResult<Option<(email_token::Model, user::Model)>> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let found = email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(key.hash_hex(token.as_bytes())))
+        .one(db)
+        .await?;
+    let Some(t) = found.filter(|t| {
+        t.tenant_id == tenant_id
+            && t.purpose == purpose
+            && t.used_at.is_none()
+            && now < t.expires_at
+    }) else {
+        return Ok(None);
+    };
+    let Some(user) = users::find(db, tenant_id, t.user_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some((t, user)))
+}
+
+/// Use the token: true for exactly one caller.
+async fn consume(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    token: &email_token::Model,
+) -> DomainResult<bool> {
+    let r = email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(now))
+        .filter(email_token::Column::Id.eq(token.id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(now))
+        .exec(db)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+fn link(ctx: &Ctx<'_>, path: &str, token: &str) -> String {
+    format!("{}{path}?token={token}", ctx.issuer)
+}
+
+/// Queue a verification link for `email` (the user's address, or the new one they asked
+/// for). Call `mailer.wake()` after the transaction commits.
+pub async fn send_verification(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    email: &str,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    let token = issue(db, ctx, user, VERIFY_EMAIL, email, ctx.verify_ttl).await?;
+    let link = link(ctx, VERIFY_PATH, &token);
+    let valid_for = templates::duration_words(ctx.verify_ttl.num_seconds().max(0) as u64);
+    let mail = templates::verify_email(&Mail {
+        product: &tenant.name,
+        link: &link,
+        valid_for: &valid_for,
+    })?;
+    outbox::enqueue(db, ctx.now, ctx.mailer, Some(tenant.id), email, mail).await?;
+    audit::record(
+        db,
+        ctx.now,
+        audit::Event::new(
+            actions::EMAIL_VERIFICATION_SENT,
+            audit::user_actor(user.id),
+            meta,
+        )
+        .tenant(tenant.id)
+        .target(audit::user_actor(user.id)),
+    )
+    .await
+}
+
+/// Ask for a change of address: the new address gets a verification link, and the account
+/// keeps its current address until the link is used.
+pub async fn request_email_change<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &Ctx<'_>,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    new_email: &str,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    let email = validation::parse_email(new_email)?;
+    if email.normalized == user.email_normalized {
+        return Err(DomainError::invalid(
+            "email",
+            "this is already your email address",
+        ));
+    }
+    if users::find_by_email(db, tenant.id, &email).await?.is_some() {
+        return Err(DomainError::Conflict(
+            "an account with this email address already exists".into(),
+        ));
+    }
+    let txn = db.begin().await?;
+    send_verification(&txn, ctx, tenant, user, &email.display, meta).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Use a verification link: the address it was sent to becomes the account's verified
+/// address. `None` when the link is unknown, used or expired.
+pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    key: &SubKey,
+    tenant: &tenant::Model,
+    token: &str,
+    meta: &RequestMeta,
+) -> DomainResult<Option<user::Model>> {
+    let Some((t, user)) = find_live(db, now, key, tenant.id, VERIFY_EMAIL, token).await? else {
+        return Ok(None);
+    };
+    let email = validation::parse_email(&t.email)?;
+    let changing = email.normalized != user.email_normalized;
+    if changing
+        && users::find_by_email(db, tenant.id, &email)
+            .await?
+            .is_some_and(|other| other.id != user.id)
+    {
+        return Err(DomainError::Conflict(
+            "another account took this email address in the meantime".into(),
+        ));
+    }
+    let txn = db.begin().await?;
+    if !consume(&txn, now, &t).await? {
+        return Ok(None);
+    }
+    let id = user.id;
+    let old = user.email.clone();
+    let mut active = user.into_active_model();
+    active.email_verified = Set(true);
+    if changing {
+        active.email = Set(email.display.clone());
+        active.email_normalized = Set(email.normalized.clone());
+    }
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await.map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::Conflict("another account took this email address in the meantime".into())
+        }
+        _ => e.into(),
+    })?;
+    let mut event = audit::Event::new(
+        if changing {
+            actions::EMAIL_CHANGE
+        } else {
+            actions::EMAIL_VERIFIED
+        },
+        audit::user_actor(id),
+        meta,
+    )
+    .tenant(tenant.id)
+    .target(audit::user_actor(id));
+    if changing {
+        event = event.details(serde_json::json!({ "from": old, "to": user.email }));
+    }
+    audit::record(&txn, now, event).await?;
+    txn.commit().await?;
+    Ok(Some(user))
+}
+
+/// Someone asks for a reset link for `email`. Whether or not an account has that address,
+/// the caller answers the same; a link goes out only to an existing, enabled account.
+pub async fn request_reset<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &Ctx<'_>,
+    tenant: &tenant::Model,
+    email: &str,
+    meta: &RequestMeta,
+) -> DomainResult<bool> {
+    let Ok(parsed) = validation::parse_email(email) else {
+        return Ok(false);
+    };
+    let user = users::find_by_email(db, tenant.id, &parsed)
+        .await?
+        .filter(|u| !u.disabled);
+    let txn = db.begin().await?;
+    let target = match &user {
+        Some(u) => audit::user_actor(u.id),
+        None => format!("email:{}", parsed.display),
+    };
+    audit::record(
+        &txn,
+        ctx.now,
+        audit::Event::new(actions::PASSWORD_RESET_REQUEST, "anonymous".into(), meta)
+            .tenant(tenant.id)
+            .target(target)
+            .details(serde_json::json!({ "account_exists": user.is_some() })),
+    )
+    .await?;
+    let Some(user) = user else {
+        txn.commit().await?;
+        return Ok(false);
+    };
+    let token = issue(&txn, ctx, &user, PASSWORD_RESET, &user.email, ctx.reset_ttl).await?;
+    let link = link(ctx, RESET_PATH, &token);
+    let valid_for = templates::duration_words(ctx.reset_ttl.num_seconds().max(0) as u64);
+    let mail = templates::password_reset(&Mail {
+        product: &tenant.name,
+        link: &link,
+        valid_for: &valid_for,
+    })?;
+    outbox::enqueue(
+        &txn,
+        ctx.now,
+        ctx.mailer,
+        Some(tenant.id),
+        &user.email,
+        mail,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+pub struct NewPassword<'a> {
+    pub token: &'a str,
+    pub password: &'a str,
+    pub confirm: &'a str,
+}
+
+/// Use a reset link: set the new password, end every session and grant (refresh and access
+/// tokens) of the user, and tell them by email. `Ok(None)`: the link is unknown, used or
+/// expired.
+pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    ctx: &Ctx<'_>,
+    hasher: &Hasher,
+    tenant: &tenant::Model,
+    input: NewPassword<'_>,
+    meta: &RequestMeta,
+) -> DomainResult<Option<user::Model>> {
+    let Some((t, user)) =
+        find_live(db, ctx.now, ctx.key, tenant.id, PASSWORD_RESET, input.token).await?
+    else {
+        return Ok(None);
+    };
+    if input.password != input.confirm {
+        return Err(DomainError::invalid("password", "the two passwords differ"));
+    }
+    let email = validation::parse_email(&user.email)?;
+    validation::check_password(input.password, &email)?;
+    let hash = hasher.hash(input.password).await?;
+    let txn = db.begin().await?;
+    if !consume(&txn, ctx.now, &t).await? {
+        return Ok(None);
+    }
+    let id = user.id;
+    let mut active = user.into_active_model();
+    active.password_hash = Set(Some(hash));
+    active.must_change_password = Set(false);
+    // The link reached the address: it is the user's.
+    active.email_verified = Set(true);
+    active.updated_at = Set(ctx.now);
+    let user = active.update(&txn).await?;
+    let sessions = sessions::revoke_all(&txn, ctx.now, id, None).await?;
+    let grants = crate::grants::revoke_user_grants(&txn, ctx.now, id).await?;
+    audit::record(
+        &txn,
+        ctx.now,
+        audit::Event::new(actions::PASSWORD_RESET, audit::user_actor(id), meta)
+            .tenant(tenant.id)
+            .target(audit::user_actor(id))
+            .details(serde_json::json!({ "sessions_ended": sessions, "grants_revoked": grants })),
+    )
+    .await?;
+    let forgot = format!("{}{}", ctx.issuer, crate::http::routes::PASSWORD_FORGOT);
+    let mail = templates::password_changed(&Mail {
+        product: &tenant.name,
+        link: &forgot,
+        valid_for: "",
+    })?;
+    outbox::enqueue(
+        &txn,
+        ctx.now,
+        ctx.mailer,
+        Some(tenant.id),
+        &user.email,
+        mail,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(user))
+}
