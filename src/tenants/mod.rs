@@ -36,8 +36,15 @@ fn check_rate_limits(spec: Option<&str>) -> DomainResult<Option<String>> {
     match spec.map(str::trim) {
         None | Some("") => Ok(None),
         Some(spec) => {
-            crate::ratelimit::Overrides::parse(spec)
+            let parsed = crate::ratelimit::Overrides::parse(spec)
                 .map_err(|e| DomainError::invalid("rate_limits", e))?;
+            if parsed.get(crate::ratelimit::Kind::Ip).is_some() && !spec.eq_ignore_ascii_case("off")
+            {
+                return Err(DomainError::invalid(
+                    "rate_limits",
+                    "ip is one limit for the whole server: set it in the rate_limits setting",
+                ));
+            }
             Ok(Some(spec.to_string()))
         }
     }

@@ -3,6 +3,7 @@
 //! `PLINTO_TEST_REDIS_URL` are set) and drives it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod smtp_sink;
 mod support;
 
 mod accounts;
@@ -10,6 +11,8 @@ mod cli;
 mod clients;
 mod input;
 mod keys;
+mod limits;
+mod mail;
 mod oidc;
 mod ops;
 mod rp;

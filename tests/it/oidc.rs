@@ -218,21 +218,20 @@ pub fn jwt_parts(jwt: &str) -> (Value, Value) {
 }
 
 async fn code_for(s: &TestServer, b: &Browser, rp: &Rp) -> String {
+    code_as(s, b, rp, ADMIN_EMAIL, ADMIN_PASSWORD).await
+}
+
+/// Sign `email` in through an authorization request of `rp` and return the code.
+pub async fn code_as(s: &TestServer, b: &Browser, rp: &Rp, email: &str, password: &str) -> String {
     let chal = challenge(VERIFIER);
-    let res = authorize(
-        b,
-        &authorize_path(&base_params(rp, &chal)),
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-    )
-    .await;
+    let res = authorize(b, &authorize_path(&base_params(rp, &chal)), email, password).await;
     assert_eq!(res.status(), StatusCode::FOUND, "{}", s.base);
     let p = params_of(&res);
     assert!(location(&res).starts_with(REDIRECT));
     param(&p, "code").expect("a code").to_string()
 }
 
-async fn exchange(s: &TestServer, rp: &Rp, code: &str) -> reqwest::Response {
+pub async fn exchange(s: &TestServer, rp: &Rp, code: &str) -> reqwest::Response {
     token(
         s,
         rp,
@@ -246,7 +245,7 @@ async fn exchange(s: &TestServer, rp: &Rp, code: &str) -> reqwest::Response {
     .await
 }
 
-async fn userinfo(s: &TestServer, access_token: &str) -> reqwest::Response {
+pub async fn userinfo(s: &TestServer, access_token: &str) -> reqwest::Response {
     reqwest::Client::new()
         .get(s.url("/t/default/oauth2/userinfo"))
         .bearer_auth(access_token)
@@ -256,7 +255,7 @@ async fn userinfo(s: &TestServer, access_token: &str) -> reqwest::Response {
 }
 
 /// Refresh with `refresh_token` as client `rp`.
-async fn refresh(s: &TestServer, rp: &Rp, refresh_token: &str) -> reqwest::Response {
+pub async fn refresh(s: &TestServer, rp: &Rp, refresh_token: &str) -> reqwest::Response {
     token(
         s,
         rp,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use chrono::Utc;
-use plinto::clock::TestClock;
+use plinto::clock::{Clock, TestClock};
 use plinto::config::{Config, Secret};
 use plinto::state::AppState;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
@@ -113,23 +113,35 @@ impl TestServer {
         };
         tweak(&mut config);
         let clock = TestClock::new(Utc::now());
-        let (state, boot) = plinto::server::prepare(config, Arc::new(clock.clone()), true)
-            .await
-            .expect("server prepares");
-        let sender = plinto::mail::outbox::spawn_sender(state.clone());
-        let server = plinto::server::serve(state.clone(), listener).unwrap();
-        let handle = server.handle();
-        tokio::spawn(server);
+        let (node, boot) = Node::launch(config, listener, clock.clone()).await;
         TestServer {
             base: format!("http://{addr}"),
             clock,
-            state,
+            state: node.state.clone(),
             db,
             dir,
             bootstrap_password: boot.and_then(|b| b.one_time_password),
-            handle,
-            sender,
+            handle: node.handle,
+            sender: node.sender,
         }
+    }
+
+    /// Another node on the same database, data dir (master key), public URL and Redis prefix,
+    /// with its own port and clock, changed by `tweak`.
+    pub async fn sibling(&self, tweak: impl FnOnce(&mut Config)) -> Node {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = (*self.state.config).clone();
+        config.listen = addr.to_string();
+        tweak(&mut config);
+        let clock = TestClock::new(self.clock.now());
+        Node::launch(config, listener, clock).await.0
+    }
+
+    /// Stop this node's HTTP server and mail sender; the database stays (see [`Self::sibling`]).
+    pub async fn pause(&self) {
+        self.sender.abort();
+        self.handle.stop(false).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -137,14 +149,7 @@ impl TestServer {
     }
 
     pub fn browser(&self) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            base: self.base.clone(),
-        }
+        Browser::new(&self.base)
     }
 
     /// Run the `plinto` binary against this server's database and data dir.
@@ -244,12 +249,67 @@ impl TestServer {
     }
 }
 
+/// A further node of a test's deployment.
+pub struct Node {
+    pub base: String,
+    pub state: AppState,
+    pub clock: TestClock,
+    handle: ServerHandle,
+    sender: tokio::task::AbortHandle,
+}
+
+impl Node {
+    async fn launch(
+        config: Config,
+        listener: TcpListener,
+        clock: TestClock,
+    ) -> (Node, Option<plinto::bootstrap::Bootstrapped>) {
+        let addr = listener.local_addr().unwrap();
+        let (state, boot) = plinto::server::prepare(config, Arc::new(clock.clone()), true)
+            .await
+            .expect("server prepares");
+        let sender = plinto::mail::outbox::spawn_sender(state.clone());
+        let server = plinto::server::serve(state.clone(), listener).unwrap();
+        let handle = server.handle();
+        tokio::spawn(server);
+        let node = Node {
+            base: format!("http://{addr}"),
+            state,
+            clock,
+            handle,
+            sender,
+        };
+        (node, boot)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.base)
+    }
+
+    pub async fn stop(self) {
+        self.sender.abort();
+        self.handle.stop(false).await;
+        self.state.db.clone().close().await.ok();
+    }
+}
+
 pub struct Browser {
     pub http: reqwest::Client,
     base: String,
 }
 
 impl Browser {
+    pub fn new(base: &str) -> Self {
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: base.to_string(),
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.http
             .get(format!("{}{path}", self.base))
