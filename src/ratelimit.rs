@@ -66,7 +66,7 @@ impl Kind {
     fn default_rate(self) -> Rate {
         let (count, period_secs) = match self {
             Kind::Ip => (100, 1),
-            Kind::Login => (20, 60),
+            Kind::Login => (100, 60),
             Kind::Signup => (10, 3600),
             Kind::PasswordReset => (10, 3600),
             Kind::PasswordResetEmail => (3, 3600),

@@ -128,6 +128,8 @@ fn plinto_command(place: &Placement, s: &PlintoSetup, port: u16) -> anyhow::Resu
         .env("PLINTO_LISTEN", format!("127.0.0.1:{port}"))
         .env("PLINTO_BOOTSTRAP_ADMIN_PASSWORD", "bench admin password")
         .env("PLINTO_LOG", "warn")
+        // The peer has no rate limits, and the whole load comes from one address.
+        .env("PLINTO_RATE_LIMITS", "off")
         .env(
             "PLINTO_WORKERS",
             if place.server_cpu.is_some() { "1" } else { "0" },
