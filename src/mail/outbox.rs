@@ -119,10 +119,10 @@ pub async fn deliver_due(state: &AppState) -> DomainResult<usize> {
         .await?;
     let mut sent = 0;
     for id in due {
-        if let Some(message) = claim(state, id, now).await? {
-            if deliver(state, message).await? {
-                sent += 1;
-            }
+        if let Some(message) = claim(state, id, now).await?
+            && deliver(state, message).await?
+        {
+            sent += 1;
         }
     }
     Ok(sent)

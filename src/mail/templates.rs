@@ -93,7 +93,7 @@ pub fn password_changed(m: &Mail<'_>) -> DomainResult<Rendered> {
 
 /// "30 minutes", "24 hours", "1 hour".
 pub fn duration_words(secs: u64) -> String {
-    let (n, unit) = if secs % 3600 == 0 && secs >= 3600 {
+    let (n, unit) = if secs.is_multiple_of(3600) && secs >= 3600 {
         (secs / 3600, "hour")
     } else if secs >= 60 {
         (secs.div_ceil(60), "minute")
