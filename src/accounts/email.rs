@@ -349,21 +349,25 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
             .details(serde_json::json!({ "sessions_ended": sessions, "grants_revoked": grants })),
     )
     .await?;
+    notify_password_changed(&txn, ctx, tenant, &user).await?;
+    txn.commit().await?;
+    Ok(Some(user))
+}
+
+/// Queue the "your password was changed" message (with a link to reset it, in case it was
+/// not the user). Call `mailer.wake()` after the transaction commits.
+pub async fn notify_password_changed(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
+    tenant: &tenant::Model,
+    user: &user::Model,
+) -> DomainResult<()> {
     let forgot = format!("{}{}", ctx.issuer, crate::http::routes::PASSWORD_FORGOT);
     let mail = templates::password_changed(&Mail {
         product: &tenant.name,
         link: &forgot,
         valid_for: "",
     })?;
-    outbox::enqueue(
-        &txn,
-        ctx.now,
-        ctx.mailer,
-        Some(tenant.id),
-        &user.email,
-        mail,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(Some(user))
+    outbox::enqueue(db, ctx.now, ctx.mailer, Some(tenant.id), &user.email, mail).await?;
+    Ok(())
 }

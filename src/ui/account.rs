@@ -244,7 +244,15 @@ pub async fn password(
     )
     .await
     {
-        Ok(_) => Ok(back_with_notice(&who.tenant.slug, "password")),
+        Ok(user) => {
+            // The change stands even if the notice cannot be queued.
+            let ctx = state.email_ctx(&who.tenant);
+            match email::notify_password_changed(&state.db, &ctx, &who.tenant, &user).await {
+                Ok(()) => state.mailer.wake(),
+                Err(e) => tracing::warn!(error = %e, "cannot queue the password change notice"),
+            }
+            Ok(back_with_notice(&who.tenant.slug, "password"))
+        }
         Err(e) => form_error(&req, &state, &who, e).await,
     }
 }

@@ -721,3 +721,33 @@ async fn a_message_is_given_up_after_the_last_attempt_and_audited() {
     assert!(m.message.is_empty());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_password_change_on_the_account_page_is_notified() {
+    let sink = SmtpSink::start().await;
+    let s = server_with(&sink).await;
+    s.create_user("default", ALICE, PASSWORD).await;
+    let b = s.browser();
+    assert_eq!(
+        b.login("default", ALICE, PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let new_password = "another fine passphrase";
+    let res = b
+        .submit(
+            "/t/default/account",
+            "/t/default/account/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+                ("new_password_confirm", new_password),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail[0].to, vec![ALICE.to_string()]);
+    assert_eq!(mail[0].subject(), "Your Plinto password was changed");
+    s.stop().await;
+    sink.stop().await;
+}
