@@ -16,11 +16,10 @@ fn exempt(path: &str) -> bool {
 
 /// Whether the route answers in JSON (OAuth, discovery) rather than HTML.
 fn speaks_json(path: &str) -> bool {
-    path.contains("/oauth2/")
-        && !path.ends_with(routes::AUTHORIZE)
-        && !path.ends_with(routes::END_SESSION)
-        && !path.ends_with(routes::CONSENT)
-        || path.contains("/.well-known/")
+    let html_oauth = [routes::AUTHORIZE, routes::END_SESSION, routes::CONSENT]
+        .iter()
+        .any(|r| path.ends_with(r));
+    (path.contains("/oauth2/") && !html_oauth) || path.contains("/.well-known/")
 }
 
 pub async fn per_ip(

@@ -112,6 +112,9 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
+        // The clock stands still unless a test moves it, so the default rate limits (e.g.
+        // 100 requests per IP and second) count over a whole test: a test that makes more
+        // requests must advance the clock or set `rate_limits`.
         let clock = TestClock::new(Utc::now());
         let (node, boot) = Node::launch(config, listener, clock.clone()).await;
         TestServer {
