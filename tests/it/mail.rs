@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::oidc::{self, Rp, code_as};
 use crate::smtp_sink::{Received, SmtpSink};
-use crate::support::{Browser, TestServer, location};
+use crate::support::{Browser, TestServer, eventually, location};
 
 const ALICE: &str = "alice@example.com";
 const PASSWORD: &str = "correct horse battery";
@@ -523,19 +523,17 @@ async fn without_smtp_messages_are_written_as_eml_files() {
         StatusCode::OK
     );
     let dir = s.dir.path().join("mail");
-    let mut found = None;
-    for _ in 0..600 {
-        if let Some(entry) = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        {
-            found = Some(std::fs::read(entry.path()).unwrap());
-            break;
+    let raw = eventually("an .eml file", || {
+        let dir = dir.clone();
+        async move {
+            let entry = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .find(|e| e.path().extension().is_some_and(|x| x == "eml"))?;
+            Some(std::fs::read(entry.path()).unwrap())
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let raw = found.expect("an .eml file within 30 s");
+    })
+    .await;
     let m = Received {
         from: String::new(),
         to: vec![],
@@ -573,17 +571,14 @@ async fn the_outbox_survives_a_restart_and_each_message_goes_out_once() {
         StatusCode::OK
     );
     // The sender tries, fails, and schedules a retry (the audit trail shows the failure).
-    let mut tries = 0;
-    while !s
-        .audit_actions()
-        .await
-        .iter()
-        .any(|a| a.0 == "mail.attempt_failed" && a.2 == "failure")
-    {
-        tries += 1;
-        assert!(tries < 600, "a failed attempt within 30 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually("a failed attempt", || async {
+        let actions = s.audit_actions().await;
+        actions
+            .iter()
+            .any(|a| a.0 == "mail.attempt_failed" && a.2 == "failure")
+            .then_some(())
+    })
+    .await;
     let queued = outbox(&s.state).await;
     assert_eq!(queued.len(), 1);
     assert_eq!(
@@ -668,14 +663,11 @@ async fn the_outbox_survives_a_restart_and_each_message_goes_out_once() {
 /// The outbox once all `n` messages are marked sent (the sink may see a message a moment
 /// before the sender records it).
 async fn all_sent(state: &plinto::state::AppState, n: usize) -> Vec<entity::mail_outbox::Model> {
-    for _ in 0..600 {
+    eventually("all messages sent", || async {
         let rows = outbox(state).await;
-        if rows.len() == n && rows.iter().all(|m| m.status == "sent") {
-            return rows;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("not all sent within 30 s: {:?}", outbox(state).await);
+        (rows.len() == n && rows.iter().all(|m| m.status == "sent")).then_some(rows)
+    })
+    .await
 }
 
 async fn server_with_url(url: &str) -> TestServer {
@@ -702,19 +694,15 @@ async fn a_message_is_given_up_after_the_last_attempt_and_audited() {
     let b = s.browser();
     let forgot = "/t/default/password/forgot";
     b.submit(forgot, forgot, &[("email", ALICE)]).await;
-    let mut tries = 0;
-    loop {
+    eventually("the message given up", || async {
         let actions = s.audit_actions().await;
-        if actions.iter().any(|a| a.0 == "mail.failed") {
-            break;
-        }
         if actions.iter().any(|a| a.0 == "mail.attempt_failed") {
+            // The retry falls due.
             s.clock.advance(Duration::seconds(31));
         }
-        tries += 1;
-        assert!(tries < 600, "given up within 30 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        actions.iter().any(|a| a.0 == "mail.failed").then_some(())
+    })
+    .await;
     let m = &outbox(&s.state).await[0];
     assert_eq!((m.status.as_str(), m.attempts), ("failed", 2));
     assert!(m.last_error.as_deref().is_some_and(|e| !e.is_empty()));

@@ -410,3 +410,20 @@ pub fn current_session_id(html: &str) -> String {
     let ids = session_ids(&html[..mark]);
     ids.last().expect("a session row").clone()
 }
+
+/// Wait until a background task (the mail sender) has had an effect: `check` is asked every
+/// 50 ms until it gives a value. Nothing about timing is asserted; the 30 s deadline only
+/// turns a hang into a failure.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..600 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what}: not within 30 s");
+}
