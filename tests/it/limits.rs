@@ -295,3 +295,51 @@ async fn without_redis_the_limiter_fails_open_for_discovery_and_closed_for_crede
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn reset_requests_are_limited_per_address_and_verification_mail_per_account() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = "password_reset_email=2/h, email_verification=1/h".into();
+    })
+    .await;
+    s.create_tenant("acme", true).await;
+    let b = s.browser();
+    let forgot = "/t/acme/password/forgot";
+    for _ in 0..2 {
+        let res = b
+            .submit(forgot, forgot, &[("email", "x@example.com")])
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = b
+        .submit(forgot, forgot, &[("email", "X@Example.com")])
+        .await;
+    let wait = expect_html_429(res).await;
+    assert!(wait > 60, "an hourly limit: {wait}");
+    // Another address has its own budget.
+    let res = b
+        .submit(forgot, forgot, &[("email", "y@example.com")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Verification emails on request, per account.
+    let signup = "/t/acme/signup";
+    let res = b
+        .submit(
+            signup,
+            signup,
+            &[
+                ("email", "v@example.com"),
+                ("password", "long enough pw"),
+                ("password_confirm", "long enough pw"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let account = "/t/acme/account";
+    let resend = "/t/acme/account/email/verify";
+    let res = b.submit(account, resend, &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    expect_html_429(b.submit(account, resend, &[]).await).await;
+    s.stop().await;
+}
