@@ -2,7 +2,6 @@
 //! TCP (EHLO/HELO, AUTH PLAIN and LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no TLS) and keeps
 //! every message it accepts, parsed on demand with `mail-parser`. A misbehaving client only
 //! loses its own connection; it never takes the listener down.
-#![allow(dead_code)]
 
 use std::io;
 use std::sync::{Arc, Mutex};
