@@ -60,6 +60,34 @@ pub enum Command {
     /// Manage OAuth 2.0 / OpenID Connect clients of a tenant
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage the bearer tokens of a tenant's SCIM 2.0 endpoint ({issuer}/scim/v2)
+    #[command(subcommand, name = "scim-token")]
+    ScimToken(ScimTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Create a token for a provisioning client; prints {"id","name","token"}. The token is
+    /// shown only here (only its keyed hash is stored).
+    Create {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        /// Who uses the token (the actor of its audit events); default "scim"
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List the tenant's tokens as a JSON array (no secrets)
+    List {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+    },
+    /// Revoke a token by id or name; prints {"revoked":[ids]}
+    Revoke {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        /// The token's id, or its name (revokes every live token of that name)
+        token: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +311,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(cmd) => user(cmd, &ready_state(config, clock).await?).await,
         Command::Keys(cmd) => keys(cmd, &ready_state(config, clock).await?).await,
         Command::Client(cmd) => client(cmd, &ready_state(config, clock).await?).await,
+        Command::ScimToken(cmd) => scim_token(cmd, &ready_state(config, clock).await?).await,
     }
 }
 
@@ -539,6 +568,50 @@ async fn keys(cmd: KeysCommand, state: &AppState) -> anyhow::Result<()> {
                 chrono::Duration::seconds(state.config.signing_key_retention_secs as i64);
             let list = crate::keys::published(&state.db, state.now(), t.id, retention).await?;
             print(Value::Array(list.iter().map(key_json).collect()));
+        }
+    }
+    Ok(())
+}
+
+async fn scim_token(cmd: ScimTokenCommand, state: &AppState) -> anyhow::Result<()> {
+    use crate::scim::tokens;
+    let meta = RequestMeta::cli();
+    match cmd {
+        ScimTokenCommand::Create { tenant, name } => {
+            let t = find_tenant(state, &tenant).await?;
+            let (model, token) = tokens::create(
+                &state.db,
+                state.now(),
+                &state.keys.scim_tokens,
+                t.id,
+                name.as_deref().unwrap_or("scim"),
+                CLI_ACTOR,
+                &meta,
+            )
+            .await?;
+            print(json!({ "id": model.id, "name": model.name, "token": token }));
+        }
+        ScimTokenCommand::List { tenant } => {
+            let t = find_tenant(state, &tenant).await?;
+            let list = tokens::list(&state.db, t.id).await?;
+            print(Value::Array(
+                list.iter()
+                    .map(|m| {
+                        json!({
+                            "id": m.id,
+                            "name": m.name,
+                            "created_at": m.created_at,
+                            "revoked_at": m.revoked_at,
+                        })
+                    })
+                    .collect(),
+            ));
+        }
+        ScimTokenCommand::Revoke { tenant, token } => {
+            let t = find_tenant(state, &tenant).await?;
+            let revoked =
+                tokens::revoke(&state.db, state.now(), t.id, &token, CLI_ACTOR, &meta).await?;
+            print(json!({ "revoked": revoked.iter().map(|m| m.id).collect::<Vec<_>>() }));
         }
     }
     Ok(())

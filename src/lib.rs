@@ -20,6 +20,7 @@ pub mod memo;
 pub mod oidc;
 pub mod ops;
 pub mod ratelimit;
+pub mod scim;
 pub mod server;
 pub mod state;
 pub mod tenants;

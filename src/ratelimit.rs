@@ -36,10 +36,12 @@ pub enum Kind {
     Token,
     /// UserInfo requests, per IP address.
     Userinfo,
+    /// SCIM requests, per SCIM token.
+    Scim,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Ip,
         Kind::Login,
         Kind::Signup,
@@ -48,6 +50,7 @@ impl Kind {
         Kind::EmailVerification,
         Kind::Token,
         Kind::Userinfo,
+        Kind::Scim,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Kind {
             Kind::EmailVerification => "email_verification",
             Kind::Token => "token",
             Kind::Userinfo => "userinfo",
+            Kind::Scim => "scim",
         }
     }
 
@@ -73,6 +77,7 @@ impl Kind {
             Kind::EmailVerification => (5, 3600),
             Kind::Token => (100, 1),
             Kind::Userinfo => (50, 1),
+            Kind::Scim => (100, 1),
         };
         Rate { count, period_secs }
     }

@@ -149,6 +149,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
                 web::scope(routes::TENANT_SCOPE)
                     .configure(ui::configure)
                     .configure(oidc::configure)
+                    .configure(crate::scim::http::configure)
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found))

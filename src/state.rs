@@ -33,6 +33,8 @@ pub struct Keys {
     pub email_tokens: SubKey,
     /// Encrypts queued mail at rest.
     pub mail: SubKey,
+    /// Keyed hash of SCIM bearer tokens.
+    pub scim_tokens: SubKey,
 }
 
 impl Keys {
@@ -45,6 +47,7 @@ impl Keys {
             tokens: master.derive("oauth-tokens"),
             email_tokens: master.derive("email-tokens"),
             mail: master.derive("mail-outbox"),
+            scim_tokens: master.derive("scim-tokens"),
         }
     }
 }

@@ -21,6 +21,17 @@ pub struct Model {
     pub disabled: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// SCIM `userName` (the address for accounts made outside SCIM); unique per tenant,
+    /// case-insensitively, on `user_name_normalized`.
+    pub user_name: String,
+    pub user_name_normalized: String,
+    /// SCIM `externalId`: the provisioning client's own id.
+    pub external_id: Option<String>,
+    /// The rest of the SCIM representation in canonical form (no `id`, `meta`, `schemas`,
+    /// `userName`, `externalId`, `active`, `password`, `groups`: those come from columns).
+    pub scim: Json,
+    /// Bumped on every change: the ETag.
+    pub version: i64,
 }
 
 impl std::fmt::Debug for Model {

@@ -7,6 +7,7 @@ mod m20261122_000002_signing_keys;
 mod m20261122_000003_clients;
 mod m20261122_000004_grants;
 mod m20261122_000005_mail;
+mod m20261122_000006_scim;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_clients::Migration),
             Box::new(m20261122_000004_grants::Migration),
             Box::new(m20261122_000005_mail::Migration),
+            Box::new(m20261122_000006_scim::Migration),
         ]
     }
 }

@@ -212,11 +212,22 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
     }
     let id = user.id;
     let old = user.email.clone();
+    let mut doc = user.scim.clone();
+    let user_name_was_email = user.user_name_normalized == user.email_normalized;
+    let version = user.version + 1;
     let mut active = user.into_active_model();
     active.email_verified = Set(true);
+    active.version = Set(version);
     if changing {
         active.email = Set(email.display.clone());
         active.email_normalized = Set(email.normalized.clone());
+        users::replace_email(&mut doc, &old, &email.display);
+        active.scim = Set(doc);
+        // An account whose SCIM userName was its address keeps it so.
+        if user_name_was_email {
+            active.user_name = Set(email.display.clone());
+            active.user_name_normalized = Set(email.normalized.clone());
+        }
     }
     active.updated_at = Set(now);
     let user = active.update(&txn).await.map_err(|e| match e.sql_err() {

@@ -61,6 +61,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         None => None,
     };
     let id = Uuid::now_v7();
+    let scim = account_scim(&email.display, name.as_deref());
     let txn = db.begin().await?;
     let model = user::ActiveModel {
         id: Set(id),
@@ -76,6 +77,11 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         disabled: Set(false),
         created_at: Set(now),
         updated_at: Set(now),
+        user_name: Set(email.display.clone()),
+        user_name_normalized: Set(email.normalized.clone()),
+        external_id: Set(None),
+        scim: Set(scim),
+        version: Set(1),
     }
     .insert(&txn)
     .await
@@ -159,8 +165,10 @@ pub async fn disable<C: ConnectionTrait + TransactionTrait>(
         .await?
         .ok_or(DomainError::NotFound("user"))?;
     let txn = db.begin().await?;
+    let version = user.version + 1;
     let mut active = user.into_active_model();
     active.disabled = Set(true);
+    active.version = Set(version);
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
     sessions::revoke_all(&txn, now, user.id, None).await?;
@@ -186,8 +194,13 @@ pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
     let name = validation::parse_name(name)?;
     let txn = db.begin().await?;
     let (tenant_id, id) = (user.tenant_id, user.id);
+    let mut doc = user.scim.clone();
+    set_display_name(&mut doc, name.as_deref());
+    let version = user.version + 1;
     let mut active = user.into_active_model();
     active.name = Set(name);
+    active.scim = Set(doc);
+    active.version = Set(version);
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
     audit::record(
@@ -281,4 +294,55 @@ pub async fn change_password<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(user)
+}
+
+/// The SCIM representation (`users.scim`) of an account made outside SCIM: its address as the
+/// primary email, its name as `displayName`.
+fn account_scim(email: &str, name: Option<&str>) -> serde_json::Value {
+    let mut doc = serde_json::json!({ "emails": [{ "value": email, "primary": true }] });
+    set_display_name(&mut doc, name);
+    doc
+}
+
+/// Keep `displayName` of the SCIM representation in step with the account's name.
+pub fn set_display_name(doc: &mut serde_json::Value, name: Option<&str>) {
+    if let Some(doc) = doc.as_object_mut() {
+        match name {
+            Some(n) => doc.insert("displayName".into(), n.into()),
+            None => doc.remove("displayName"),
+        };
+    }
+}
+
+/// Keep the emails of the SCIM representation in step with a change of the account's
+/// address: the element that held the old address (else the primary one) gets the new one.
+pub fn replace_email(doc: &mut serde_json::Value, old: &str, new: &str) {
+    let Some(doc) = doc.as_object_mut() else {
+        return;
+    };
+    let emails = doc
+        .entry("emails")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    let Some(list) = emails.as_array_mut() else {
+        *emails = serde_json::json!([{ "value": new, "primary": true }]);
+        return;
+    };
+    let value_is = |e: &serde_json::Value, v: &str| {
+        e.get("value")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|x| x.eq_ignore_ascii_case(v))
+    };
+    let at = list.iter().position(|e| value_is(e, old)).or_else(|| {
+        list.iter()
+            .position(|e| e.get("primary") == Some(&serde_json::Value::Bool(true)))
+    });
+    match at
+        .and_then(|i| list.get_mut(i))
+        .and_then(|e| e.as_object_mut())
+    {
+        Some(e) => {
+            e.insert("value".into(), new.into());
+        }
+        None => list.insert(0, serde_json::json!({ "value": new, "primary": true })),
+    }
 }

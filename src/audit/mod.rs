@@ -45,6 +45,16 @@ pub mod actions {
     pub const MAIL_SENT: &str = "mail.sent";
     pub const MAIL_ATTEMPT_FAILED: &str = "mail.attempt_failed";
     pub const MAIL_FAILED: &str = "mail.failed";
+    pub const SCIM_TOKEN_CREATE: &str = "scim_token.create";
+    pub const SCIM_TOKEN_REVOKE: &str = "scim_token.revoke";
+    pub const SCIM_USER_CREATE: &str = "scim.user.create";
+    pub const SCIM_USER_REPLACE: &str = "scim.user.replace";
+    pub const SCIM_USER_PATCH: &str = "scim.user.patch";
+    pub const SCIM_USER_DELETE: &str = "scim.user.delete";
+    pub const SCIM_GROUP_CREATE: &str = "scim.group.create";
+    pub const SCIM_GROUP_REPLACE: &str = "scim.group.replace";
+    pub const SCIM_GROUP_PATCH: &str = "scim.group.patch";
+    pub const SCIM_GROUP_DELETE: &str = "scim.group.delete";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,6 +40,25 @@ pub const INTROSPECT: &str = "/oauth2/introspect";
 pub const REVOKE: &str = "/oauth2/revoke";
 pub const END_SESSION: &str = "/oauth2/logout";
 
+/// SCIM 2.0 (RFC 7644): the service's base, below the issuer; resource paths below it.
+pub const SCIM: &str = "/scim/v2";
+/// Any other protocol version: `invalidVers`.
+pub const SCIM_ANY_VERSION: &str = "/scim/{version}";
+pub const SCIM_USERS: &str = "/Users";
+pub const SCIM_USERS_SEARCH: &str = "/Users/.search";
+pub const SCIM_USER: &str = "/Users/{id}";
+pub const SCIM_GROUPS: &str = "/Groups";
+pub const SCIM_GROUPS_SEARCH: &str = "/Groups/.search";
+pub const SCIM_GROUP: &str = "/Groups/{id}";
+pub const SCIM_SEARCH: &str = "/.search";
+pub const SCIM_BULK: &str = "/Bulk";
+pub const SCIM_SERVICE_PROVIDER_CONFIG: &str = "/ServiceProviderConfig";
+pub const SCIM_SCHEMAS: &str = "/Schemas";
+pub const SCIM_SCHEMA: &str = "/Schemas/{id}";
+pub const SCIM_RESOURCE_TYPES: &str = "/ResourceTypes";
+pub const SCIM_RESOURCE_TYPE: &str = "/ResourceTypes/{id}";
+pub const SCIM_ME: &str = "/Me";
+
 /// The path of a tenant route, e.g. `tenant_path("acme", LOGIN)` = `/t/acme/login`.
 pub fn tenant_path(slug: &str, route: &str) -> String {
     format!("/t/{slug}{route}")

@@ -1,0 +1,859 @@
+//! SCIM Groups: a name, an `externalId` and members (users or groups of the same tenant), one
+//! row per membership. Member changes by PATCH are `INSERT`s and `DELETE`s of those rows: a
+//! group with tens of thousands of members is never loaded to add or remove one. (The groups
+//! feed the `groups` claim and SAML attributes later.)
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use entity::{scim_group, scim_group_member, user};
+use sea_orm::ExprTrait;
+use sea_orm::sea_query::{Expr, Order};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::{ScimError, ScimResult};
+use super::filter::PatchPath;
+use super::list::{ListQuery, Projection};
+use super::patch::{OpKind, PatchOp};
+use super::schema::{self, GROUP};
+use super::sql::{self, Table};
+use super::{Ctx, check_if_match, meta, patch};
+use crate::audit::{self, actions};
+
+const MAX_DISPLAY_NAME: usize = 256;
+const MAX_EXTERNAL_ID: usize = 256;
+/// Rows per statement when many members are written or read at once.
+const CHUNK: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberType {
+    User,
+    Group,
+}
+
+impl MemberType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MemberType::User => "User",
+            MemberType::Group => "Group",
+        }
+    }
+
+    fn endpoint(self) -> &'static str {
+        match self {
+            MemberType::User => "Users",
+            MemberType::Group => "Groups",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: Uuid,
+    pub kind: MemberType,
+    pub display: Option<String>,
+}
+
+/// Bump the version of groups whose membership changed by some other way (a user deleted).
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ids: impl Iterator<Item = Uuid>,
+) -> ScimResult<()> {
+    let ids: Vec<Uuid> = ids.collect();
+    for chunk in ids.chunks(CHUNK) {
+        scim_group::Entity::update_many()
+            .col_expr(
+                scim_group::Column::Version,
+                Expr::col(scim_group::Column::Version).add(1),
+            )
+            .col_expr(scim_group::Column::UpdatedAt, Expr::value(now))
+            .filter(scim_group::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn placeholders(backend: DbBackend, from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| match backend {
+            DbBackend::Postgres => format!("${i}"),
+            _ => "?".to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The members of each group, with their display names.
+pub async fn members_of(
+    db: &impl ConnectionTrait,
+    groups: &[Uuid],
+) -> ScimResult<HashMap<Uuid, Vec<Member>>> {
+    let backend = db.get_database_backend();
+    let mut out: HashMap<Uuid, Vec<Member>> = HashMap::new();
+    for chunk in groups.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT m.group_id, m.member_id, m.member_type, \
+             COALESCE(u.name, u.user_name, g.display_name) AS display \
+             FROM scim_group_members m \
+             LEFT JOIN users u ON u.id = m.member_id \
+             LEFT JOIN scim_groups g ON g.id = m.member_id \
+             WHERE m.group_id IN ({}) ORDER BY m.group_id, m.member_id",
+            placeholders(backend, 1, chunk.len())
+        );
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                chunk.iter().map(|id| sea_orm::Value::from(*id)),
+            ))
+            .await?;
+        for row in rows {
+            let group: Uuid = row.try_get("", "group_id")?;
+            let id: Uuid = row.try_get("", "member_id")?;
+            let kind: String = row.try_get("", "member_type")?;
+            let display: Option<String> = row.try_get("", "display")?;
+            out.entry(group).or_default().push(Member {
+                id,
+                kind: if kind == "Group" {
+                    MemberType::Group
+                } else {
+                    MemberType::User
+                },
+                display,
+            });
+        }
+    }
+    Ok(out)
+}
+
+pub fn representation(
+    ctx: &Ctx<'_>,
+    g: &scim_group::Model,
+    members: Option<&[Member]>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([GROUP]));
+    out.insert("id".into(), g.id.to_string().into());
+    if let Some(e) = &g.external_id {
+        out.insert("externalId".into(), e.clone().into());
+    }
+    out.insert("displayName".into(), g.display_name.clone().into());
+    if let Some(members) = members
+        && !members.is_empty()
+    {
+        out.insert(
+            "members".into(),
+            Value::Array(
+                members
+                    .iter()
+                    .map(|m| {
+                        let mut v = json!({
+                            "value": m.id.to_string(),
+                            "$ref": format!("{}/{}/{}", ctx.base, m.kind.endpoint(), m.id),
+                            "type": m.kind.as_str(),
+                        });
+                        if let (Some(d), Some(o)) = (&m.display, v.as_object_mut()) {
+                            o.insert("display".into(), d.clone().into());
+                        }
+                        v
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    out.insert(
+        "meta".into(),
+        meta(
+            "Group",
+            g.created_at,
+            g.updated_at,
+            format!("{}/Groups/{}", ctx.base, g.id),
+            g.version,
+        ),
+    );
+    out
+}
+
+pub fn projected(
+    ctx: &Ctx<'_>,
+    g: &scim_group::Model,
+    members: Option<&[Member]>,
+    p: &Projection,
+) -> Map<String, Value> {
+    let mut doc = representation(ctx, g, members);
+    schema::project(schema::groups(), &mut doc, &p.attributes, &p.excluded);
+    doc
+}
+
+pub async fn find(ctx: &Ctx<'_>, id: &str) -> ScimResult<scim_group::Model> {
+    let missing = || ScimError::not_found(format!("Group {id} not found"));
+    let uuid = Uuid::parse_str(id).map_err(|_| missing())?;
+    scim_group::Entity::find_by_id(uuid)
+        .filter(scim_group::Column::TenantId.eq(ctx.tenant.id))
+        .one(ctx.db)
+        .await?
+        .ok_or_else(missing)
+}
+
+/// A group and (unless the projection leaves them out) its members.
+pub async fn get(
+    ctx: &Ctx<'_>,
+    id: &str,
+    p: &Projection,
+) -> ScimResult<(scim_group::Model, Option<Vec<Member>>)> {
+    let g = find(ctx, id).await?;
+    let members = if p.leaves_out("members") {
+        None
+    } else {
+        Some(
+            members_of(ctx.db, &[g.id])
+                .await?
+                .remove(&g.id)
+                .unwrap_or_default(),
+        )
+    };
+    Ok((g, members))
+}
+
+pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> ScimResult<(u64, Vec<Map<String, Value>>)> {
+    let backend = ctx.db.get_database_backend();
+    let mut select =
+        scim_group::Entity::find().filter(scim_group::Column::TenantId.eq(ctx.tenant.id));
+    if let Some(f) = &q.filter {
+        select = select.filter(sql::condition(backend, Table::Groups, f)?.expr());
+    }
+    let total = select.clone().count(ctx.db).await?;
+    if q.count == 0 {
+        return Ok((total, Vec::new()));
+    }
+    let order = if q.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    if let Some(by) = &q.sort_by {
+        let e = sql::sort_expr(backend, Table::Groups, by)?;
+        select = select
+            .order_by(Expr::cust(format!("({e}) IS NULL")), Order::Asc)
+            .order_by(Expr::cust(e), order.clone());
+    }
+    let rows = select
+        .order_by(scim_group::Column::Id, order)
+        .offset(q.start_index.saturating_sub(1))
+        .limit(q.count)
+        .all(ctx.db)
+        .await?;
+    let p = q.projection();
+    let members = if p.leaves_out("members") {
+        None
+    } else {
+        Some(members_of(ctx.db, &rows.iter().map(|g| g.id).collect::<Vec<_>>()).await?)
+    };
+    let empty = Vec::new();
+    Ok((
+        total,
+        rows.iter()
+            .map(|g| {
+                let m = members
+                    .as_ref()
+                    .map(|all| all.get(&g.id).unwrap_or(&empty).as_slice());
+                projected(ctx, g, m, &p)
+            })
+            .collect(),
+    ))
+}
+
+struct Fields {
+    display_name: String,
+    external_id: Option<String>,
+    /// `(id, type given)`; `None`: the representation says nothing about members.
+    members: Option<Vec<(Uuid, Option<MemberType>)>>,
+}
+
+fn parse_body(body: &Value) -> ScimResult<Map<String, Value>> {
+    let schemas_ok = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter()
+                .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(GROUP)))
+        });
+    if !schemas_ok {
+        return Err(ScimError::invalid_syntax(format!(
+            "schemas must contain {GROUP}"
+        )));
+    }
+    Ok(schema::normalize_resource(schema::groups(), body)?)
+}
+
+/// Member references from a `members` value (an array of `{value, type}`).
+fn member_refs(v: &Value) -> ScimResult<Vec<(Uuid, Option<MemberType>)>> {
+    let items = match v {
+        Value::Array(a) => a.as_slice(),
+        other => std::slice::from_ref(other),
+    };
+    items
+        .iter()
+        .map(|m| {
+            let value = m
+                .get("value")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ScimError::invalid_value("each member needs a value (its id)"))?;
+            let id = Uuid::parse_str(value).map_err(|_| {
+                ScimError::invalid_value(format!("members: no User or Group has the id {value:?}"))
+            })?;
+            let kind = match m.get("type").and_then(Value::as_str) {
+                Some(t) if t.eq_ignore_ascii_case("user") => Some(MemberType::User),
+                Some(t) if t.eq_ignore_ascii_case("group") => Some(MemberType::Group),
+                Some(t) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "members: type is User or Group, not {t:?}"
+                    )));
+                }
+                None => None,
+            };
+            Ok((id, kind))
+        })
+        .collect()
+}
+
+fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
+    let display_name = match doc.remove("displayName") {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+        _ => return Err(ScimError::invalid_value("displayName is required")),
+    };
+    if display_name.chars().count() > MAX_DISPLAY_NAME || display_name.chars().any(char::is_control)
+    {
+        return Err(ScimError::invalid_value(format!(
+            "displayName is 1 to {MAX_DISPLAY_NAME} printable characters"
+        )));
+    }
+    let external_id = match doc.remove("externalId") {
+        None => None,
+        Some(Value::String(s)) if s.chars().count() <= MAX_EXTERNAL_ID => Some(s),
+        Some(_) => {
+            return Err(ScimError::invalid_value(format!(
+                "externalId is a string of at most {MAX_EXTERNAL_ID} characters"
+            )));
+        }
+    };
+    let members = doc.remove("members").map(|m| member_refs(&m)).transpose()?;
+    Ok(Fields {
+        display_name,
+        external_id,
+        members,
+    })
+}
+
+/// Check that each reference is a user or a group of the tenant (not the group itself).
+async fn resolve_members(
+    db: &impl ConnectionTrait,
+    tenant: Uuid,
+    group: Uuid,
+    refs: &[(Uuid, Option<MemberType>)],
+) -> ScimResult<Vec<(Uuid, MemberType)>> {
+    let ids: Vec<Uuid> = refs
+        .iter()
+        .map(|(id, _)| *id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut users = HashSet::new();
+    let mut groups = HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let u: Vec<Uuid> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant))
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        users.extend(u);
+        let g: Vec<Uuid> = scim_group::Entity::find()
+            .select_only()
+            .column(scim_group::Column::Id)
+            .filter(scim_group::Column::TenantId.eq(tenant))
+            .filter(scim_group::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        groups.extend(g);
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    let mut seen = HashSet::new();
+    for (id, kind) in refs {
+        if *id == group {
+            return Err(ScimError::invalid_value(
+                "a group cannot be a member of itself",
+            ));
+        }
+        let found = if users.contains(id) {
+            MemberType::User
+        } else if groups.contains(id) {
+            MemberType::Group
+        } else {
+            return Err(ScimError::invalid_value(format!(
+                "members: no User or Group has the id {id}"
+            )));
+        };
+        if kind.is_some_and(|k| k != found) {
+            return Err(ScimError::invalid_value(format!(
+                "members: {id} is a {}",
+                found.as_str()
+            )));
+        }
+        if seen.insert(*id) {
+            out.push((*id, found));
+        }
+    }
+    Ok(out)
+}
+
+async fn add_members(
+    db: &impl ConnectionTrait,
+    group: Uuid,
+    members: &[(Uuid, MemberType)],
+) -> ScimResult<()> {
+    for chunk in members.chunks(CHUNK) {
+        scim_group_member::Entity::insert_many(chunk.iter().map(|(id, kind)| {
+            scim_group_member::ActiveModel {
+                group_id: Set(group),
+                member_id: Set(*id),
+                member_type: Set(kind.as_str().to_string()),
+            }
+        }))
+        .on_conflict_do_nothing_on([
+            scim_group_member::Column::GroupId,
+            scim_group_member::Column::MemberId,
+        ])
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn remove_members(
+    db: &impl ConnectionTrait,
+    group: Uuid,
+    ids: Option<&[Uuid]>,
+) -> ScimResult<u64> {
+    let mut removed = 0;
+    match ids {
+        None => {
+            removed = scim_group_member::Entity::delete_many()
+                .filter(scim_group_member::Column::GroupId.eq(group))
+                .exec(db)
+                .await?
+                .rows_affected;
+        }
+        Some(ids) => {
+            for chunk in ids.chunks(CHUNK) {
+                removed += scim_group_member::Entity::delete_many()
+                    .filter(scim_group_member::Column::GroupId.eq(group))
+                    .filter(scim_group_member::Column::MemberId.is_in(chunk.iter().copied()))
+                    .exec(db)
+                    .await?
+                    .rows_affected;
+            }
+        }
+    }
+    Ok(removed)
+}
+
+async fn check_unique(ctx: &Ctx<'_>, me: Option<Uuid>, normalized: &str) -> ScimResult<()> {
+    let mut q = scim_group::Entity::find()
+        .filter(scim_group::Column::TenantId.eq(ctx.tenant.id))
+        .filter(scim_group::Column::DisplayNameNormalized.eq(normalized));
+    if let Some(me) = me {
+        q = q.filter(scim_group::Column::Id.ne(me));
+    }
+    if q.one(ctx.db).await?.is_some() {
+        return Err(ScimError::uniqueness("another group has this displayName"));
+    }
+    Ok(())
+}
+
+fn unique_violation(e: sea_orm::DbErr) -> ScimError {
+    match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            ScimError::uniqueness("another group has this displayName")
+        }
+        _ => e.into(),
+    }
+}
+
+async fn audit_write(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
+    action: &'static str,
+    g: &scim_group::Model,
+    details: Value,
+) -> ScimResult<()> {
+    audit::record(
+        db,
+        ctx.now,
+        audit::Event::new(action, ctx.actor.clone(), &ctx.meta)
+            .tenant(ctx.tenant.id)
+            .target(format!("group:{}", g.id))
+            .details(details),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<scim_group::Model> {
+    let f = split(parse_body(body)?)?;
+    let normalized = f.display_name.to_lowercase();
+    check_unique(ctx, None, &normalized).await?;
+    let id = Uuid::now_v7();
+    let members = match &f.members {
+        Some(refs) => resolve_members(ctx.db, ctx.tenant.id, id, refs).await?,
+        None => Vec::new(),
+    };
+    let txn = ctx.db.begin().await?;
+    let g = scim_group::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(ctx.tenant.id),
+        display_name: Set(f.display_name),
+        display_name_normalized: Set(normalized),
+        external_id: Set(f.external_id),
+        version: Set(1),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(unique_violation)?;
+    add_members(&txn, id, &members).await?;
+    audit_write(
+        &txn,
+        ctx,
+        actions::SCIM_GROUP_CREATE,
+        &g,
+        json!({ "displayName": g.display_name, "members": members.len() }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(g)
+}
+
+/// Store name and externalId, bumping the version; conditional on the version read.
+async fn store(
+    txn: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
+    old: &scim_group::Model,
+    display_name: String,
+    external_id: Option<String>,
+) -> ScimResult<scim_group::Model> {
+    let normalized = display_name.to_lowercase();
+    let done = scim_group::Entity::update_many()
+        .col_expr(scim_group::Column::DisplayName, Expr::value(display_name))
+        .col_expr(
+            scim_group::Column::DisplayNameNormalized,
+            Expr::value(normalized),
+        )
+        .col_expr(scim_group::Column::ExternalId, Expr::value(external_id))
+        .col_expr(scim_group::Column::Version, Expr::value(old.version + 1))
+        .col_expr(scim_group::Column::UpdatedAt, Expr::value(ctx.now))
+        .filter(scim_group::Column::Id.eq(old.id))
+        .filter(scim_group::Column::Version.eq(old.version))
+        .exec(txn)
+        .await
+        .map_err(unique_violation)?;
+    if done.rows_affected == 0 {
+        return Err(ScimError::precondition_failed());
+    }
+    Ok(scim_group::Entity::find_by_id(old.id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| ScimError::not_found("Group not found"))?)
+}
+
+pub async fn replace(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> ScimResult<scim_group::Model> {
+    let old = find(ctx, id).await?;
+    check_if_match(if_match, old.version)?;
+    if let Some(given) = body.get("id").and_then(Value::as_str)
+        && given != old.id.to_string()
+    {
+        return Err(ScimError::bad("mutability", "id is read-only"));
+    }
+    let f = split(parse_body(body)?)?;
+    check_unique(ctx, Some(old.id), &f.display_name.to_lowercase()).await?;
+    let members = resolve_members(
+        ctx.db,
+        ctx.tenant.id,
+        old.id,
+        f.members.as_deref().unwrap_or_default(),
+    )
+    .await?;
+    let txn = ctx.db.begin().await?;
+    let g = store(&txn, ctx, &old, f.display_name, f.external_id).await?;
+    // PUT replaces: members left out are no longer members.
+    remove_members(&txn, old.id, None).await?;
+    add_members(&txn, old.id, &members).await?;
+    audit_write(
+        &txn,
+        ctx,
+        actions::SCIM_GROUP_REPLACE,
+        &g,
+        json!({ "displayName": g.display_name, "members": members.len() }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(g)
+}
+
+fn is_members(path: &PatchPath) -> bool {
+    path.attr.attr.eq_ignore_ascii_case("members")
+        && path
+            .attr
+            .schema
+            .as_deref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(GROUP))
+}
+
+/// A change to the member rows.
+enum MemberChange {
+    Add(Vec<(Uuid, Option<MemberType>)>),
+    /// Replace every member.
+    Set(Vec<(Uuid, Option<MemberType>)>),
+    Remove(Vec<Uuid>),
+    RemoveAll,
+    RemoveWhere(super::filter::Filter),
+}
+
+/// Split PATCH operations into member changes and the operations on the rest.
+fn partition(ops: Vec<PatchOp>) -> ScimResult<(Vec<MemberChange>, Vec<PatchOp>)> {
+    let mut changes = Vec::new();
+    let mut rest = Vec::new();
+    for op in ops {
+        match &op.path {
+            Some(path) if is_members(path) => {
+                if path.sub.is_some() || path.attr.sub.is_some() {
+                    return Err(ScimError::bad(
+                        "invalidPath",
+                        "a member's sub-attributes cannot be changed: add or remove the member",
+                    ));
+                }
+                let refs = || -> ScimResult<Vec<(Uuid, Option<MemberType>)>> {
+                    op.value
+                        .as_ref()
+                        .map(member_refs)
+                        .transpose()
+                        .map(Option::unwrap_or_default)
+                };
+                changes.push(match (op.op, &path.filter) {
+                    (OpKind::Remove, Some(f)) => MemberChange::RemoveWhere(f.clone()),
+                    (_, Some(_)) => {
+                        return Err(ScimError::bad(
+                            "invalidPath",
+                            "members can be added, replaced or removed, not changed in place",
+                        ));
+                    }
+                    (OpKind::Add, None) => MemberChange::Add(refs()?),
+                    (OpKind::Replace, None) => MemberChange::Set(refs()?),
+                    (OpKind::Remove, None) => match &op.value {
+                        Some(_) => {
+                            MemberChange::Remove(refs()?.into_iter().map(|(id, _)| id).collect())
+                        }
+                        None => MemberChange::RemoveAll,
+                    },
+                });
+            }
+            Some(_) => rest.push(op),
+            None => {
+                // A value object may carry members beside other attributes.
+                let Some(Value::Object(obj)) = &op.value else {
+                    rest.push(op);
+                    continue;
+                };
+                let mut obj = obj.clone();
+                let key = obj
+                    .keys()
+                    .find(|k| k.eq_ignore_ascii_case("members"))
+                    .cloned();
+                if let Some(key) = key
+                    && let Some(m) = obj.remove(&key)
+                {
+                    let refs = member_refs(&m)?;
+                    changes.push(match op.op {
+                        OpKind::Replace => MemberChange::Set(refs),
+                        _ => MemberChange::Add(refs),
+                    });
+                }
+                if !obj.is_empty() {
+                    rest.push(PatchOp {
+                        op: op.op,
+                        path: None,
+                        value: Some(Value::Object(obj)),
+                    });
+                }
+            }
+        }
+    }
+    Ok((changes, rest))
+}
+
+/// PATCH: member changes run as row inserts and deletes; name and externalId through the
+/// PATCH engine.
+pub async fn patch(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> ScimResult<scim_group::Model> {
+    let ops = patch::parse_request(body)?;
+    let old = find(ctx, id).await?;
+    check_if_match(if_match, old.version)?;
+    let (changes, rest) = partition(ops)?;
+    let mut doc = Map::new();
+    doc.insert("displayName".into(), old.display_name.clone().into());
+    if let Some(e) = &old.external_id {
+        doc.insert("externalId".into(), e.clone().into());
+    }
+    patch::apply(schema::groups(), &mut doc, &rest)?;
+    let f = split(doc)?;
+    if f.display_name.to_lowercase() != old.display_name_normalized {
+        check_unique(ctx, Some(old.id), &f.display_name.to_lowercase()).await?;
+    }
+    // Resolve every reference before writing anything.
+    let mut resolved = Vec::with_capacity(changes.len());
+    for c in &changes {
+        resolved.push(match c {
+            MemberChange::Add(refs) | MemberChange::Set(refs) => {
+                Some(resolve_members(ctx.db, ctx.tenant.id, old.id, refs.as_slice()).await?)
+            }
+            _ => None,
+        });
+    }
+    let backend = ctx.db.get_database_backend();
+    let txn = ctx.db.begin().await?;
+    let g = store(&txn, ctx, &old, f.display_name, f.external_id).await?;
+    let (mut added, mut removed) = (0usize, 0u64);
+    for (c, members) in changes.iter().zip(resolved) {
+        match c {
+            MemberChange::Add(_) => {
+                let m = members.unwrap_or_default();
+                added += m.len();
+                add_members(&txn, old.id, &m).await?;
+            }
+            MemberChange::Set(_) => {
+                removed += remove_members(&txn, old.id, None).await?;
+                let m = members.unwrap_or_default();
+                added += m.len();
+                add_members(&txn, old.id, &m).await?;
+            }
+            MemberChange::Remove(ids) => {
+                removed += remove_members(&txn, old.id, Some(ids.as_slice())).await?
+            }
+            MemberChange::RemoveAll => removed += remove_members(&txn, old.id, None).await?,
+            MemberChange::RemoveWhere(f) => {
+                let cond = sql::member_condition(backend, &f)?;
+                // `cond` is written against `m`, a member row; placeholders are numbered
+                // after the group id's.
+                let (gid, cond_sql) = match backend {
+                    DbBackend::Postgres => ("$1".to_string(), renumber(&cond.sql, 1)),
+                    _ => ("?".to_string(), cond.sql.clone()),
+                };
+                let stmt = format!(
+                    "DELETE FROM scim_group_members WHERE group_id = {gid} AND member_id IN \
+                     (SELECT m.member_id FROM scim_group_members m WHERE m.group_id = {gid2} \
+                     AND {cond_sql})",
+                    gid2 = match backend {
+                        DbBackend::Postgres => "$1".to_string(),
+                        _ => "?".to_string(),
+                    },
+                );
+                let mut values: Vec<sea_orm::Value> = vec![old.id.into()];
+                if backend != DbBackend::Postgres {
+                    values.push(old.id.into());
+                }
+                values.extend(cond.values);
+                removed += txn
+                    .execute_raw(Statement::from_sql_and_values(backend, stmt, values))
+                    .await?
+                    .rows_affected();
+            }
+        }
+    }
+    audit_write(
+        &txn,
+        ctx,
+        actions::SCIM_GROUP_PATCH,
+        &g,
+        json!({ "displayName": g.display_name, "added": added, "removed": removed }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(g)
+}
+
+/// Shift `$n` placeholders of a PostgreSQL fragment by `by`.
+fn renumber(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            let mut n = String::new();
+            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                n.push(d);
+                chars.next();
+            }
+            out.push('$');
+            out.push_str(&(n.parse::<usize>().unwrap_or(0) + by).to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+    let old = find(ctx, id).await?;
+    check_if_match(if_match, old.version)?;
+    let txn = ctx.db.begin().await?;
+    // Its own memberships in other groups go too (its member rows cascade).
+    let parents: Vec<Uuid> = scim_group_member::Entity::find()
+        .select_only()
+        .column(scim_group_member::Column::GroupId)
+        .filter(scim_group_member::Column::MemberId.eq(old.id))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    touch(&txn, ctx.now, parents.into_iter()).await?;
+    scim_group_member::Entity::delete_many()
+        .filter(scim_group_member::Column::MemberId.eq(old.id))
+        .exec(&txn)
+        .await?;
+    let done = scim_group::Entity::delete_many()
+        .filter(scim_group::Column::Id.eq(old.id))
+        .filter(scim_group::Column::Version.eq(old.version))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(ScimError::precondition_failed());
+    }
+    audit_write(
+        &txn,
+        ctx,
+        actions::SCIM_GROUP_DELETE,
+        &old,
+        json!({ "displayName": old.display_name }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}

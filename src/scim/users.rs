@@ -1,0 +1,557 @@
+//! SCIM Users: the tenant's accounts. `userName`, `externalId` and `active` are columns of the
+//! account; the rest of the representation is kept as canonical JSON (`users.scim`). The
+//! account's address is the primary email (else the `work` one, else the first, else an
+//! address-shaped `userName`); its name is `displayName` (else `name.formatted`, else given and
+//! family name). `password` sets the account's password and is never returned. `active: false`
+//! blocks sign-in and ends the user's sessions and grants.
+
+use std::collections::HashMap;
+
+use entity::{scim_group, scim_group_member, user};
+use sea_orm::sea_query::{Expr, Order};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use sea_orm::{ExprTrait, RelationTrait};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::error::{ScimError, ScimResult};
+use super::list::{ListQuery, Projection};
+use super::schema::{self, ENTERPRISE_USER, USER};
+use super::sql::{self, Table};
+use super::{Ctx, check_if_match, meta, patch};
+use crate::accounts::{sessions, validation};
+use crate::audit::{self, actions};
+use crate::error::DomainError;
+
+const MAX_USER_NAME: usize = 256;
+const MAX_EXTERNAL_ID: usize = 256;
+
+/// The columns a representation sets, and the rest of it.
+struct Fields {
+    user_name: String,
+    external_id: Option<String>,
+    /// `None`: keep what the account has (PUT and PATCH without `active`).
+    active: Option<bool>,
+    password: Option<String>,
+    doc: Map<String, Value>,
+}
+
+fn take_string(doc: &mut Map<String, Value>, key: &str) -> ScimResult<Option<String>> {
+    match doc.remove(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ScimError::invalid_value(format!("{key} is a string"))),
+    }
+}
+
+fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
+    let user_name = take_string(&mut doc, "userName")?
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+    if user_name.chars().count() > MAX_USER_NAME || user_name.chars().any(char::is_control) {
+        return Err(ScimError::invalid_value(format!(
+            "userName is 1 to {MAX_USER_NAME} printable characters"
+        )));
+    }
+    let external_id = take_string(&mut doc, "externalId")?;
+    if external_id
+        .as_ref()
+        .is_some_and(|e| e.chars().count() > MAX_EXTERNAL_ID)
+    {
+        return Err(ScimError::invalid_value(format!(
+            "externalId has at most {MAX_EXTERNAL_ID} characters"
+        )));
+    }
+    let active = match doc.remove("active") {
+        None => None,
+        Some(Value::Bool(b)) => Some(b),
+        Some(_) => return Err(ScimError::invalid_value("active is a boolean")),
+    };
+    let password = take_string(&mut doc, "password")?;
+    doc.remove("groups");
+    doc.remove("id");
+    doc.remove("meta");
+    doc.remove("schemas");
+    Ok(Fields {
+        user_name,
+        external_id,
+        active,
+        password,
+        doc,
+    })
+}
+
+/// The account's address from the representation.
+fn account_email(f: &Fields) -> ScimResult<validation::Email> {
+    let emails: Vec<&Map<String, Value>> = f
+        .doc
+        .get("emails")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_object).collect())
+        .unwrap_or_default();
+    fn value<'a>(e: &&'a Map<String, Value>) -> Option<&'a str> {
+        e.get("value").and_then(Value::as_str)
+    }
+    let chosen = emails
+        .iter()
+        .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+        .or_else(|| {
+            emails.iter().find(|e| {
+                e.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+            })
+        })
+        .or_else(|| emails.first())
+        .and_then(value);
+    match chosen {
+        Some(v) => validation::parse_email(v).map_err(|_| {
+            ScimError::invalid_value(format!("emails: {v:?} is not an email address"))
+        }),
+        None => validation::parse_email(&f.user_name).map_err(|_| {
+            ScimError::invalid_value(
+                "a Plinto account needs an email address: give emails, or a userName that is one",
+            )
+        }),
+    }
+}
+
+/// The account's name from the representation.
+fn account_name(doc: &Map<String, Value>) -> ScimResult<Option<String>> {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let name = doc.get("name");
+    let joined = {
+        let parts: Vec<String> = ["givenName", "familyName"]
+            .iter()
+            .filter_map(|k| s(name.and_then(|n| n.get(k))))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    };
+    let chosen = s(doc.get("displayName"))
+        .or_else(|| s(name.and_then(|n| n.get("formatted"))))
+        .or(joined);
+    let chosen = chosen.map(|c| {
+        c.chars()
+            .take(validation::MAX_NAME_CHARS)
+            .collect::<String>()
+    });
+    validation::parse_name(chosen.as_deref()).map_err(ScimError::from)
+}
+
+/// Read a request body as a User representation in canonical form.
+fn parse_body(body: &Value) -> ScimResult<Map<String, Value>> {
+    let schemas_ok = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter()
+                .any(|v| v.as_str().is_some_and(|v| v.eq_ignore_ascii_case(USER)))
+        });
+    if !schemas_ok {
+        return Err(ScimError::invalid_syntax(format!(
+            "schemas must contain {USER}"
+        )));
+    }
+    Ok(schema::normalize_resource(schema::users(), body)?)
+}
+
+/// The full representation: `schemas`, `id`, columns, the stored JSON, `groups`, `meta`.
+pub fn representation(
+    ctx: &Ctx<'_>,
+    u: &user::Model,
+    groups: &[(Uuid, String)],
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let doc = u.scim.as_object().cloned().unwrap_or_default();
+    let mut schemas = vec![Value::from(USER)];
+    if doc.contains_key(ENTERPRISE_USER) {
+        schemas.push(ENTERPRISE_USER.into());
+    }
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), u.id.to_string().into());
+    if let Some(e) = &u.external_id {
+        out.insert("externalId".into(), e.clone().into());
+    }
+    out.insert("userName".into(), u.user_name.clone().into());
+    out.insert("active".into(), (!u.disabled).into());
+    for (k, v) in doc {
+        out.insert(k, v);
+    }
+    if !groups.is_empty() {
+        out.insert(
+            "groups".into(),
+            Value::Array(
+                groups
+                    .iter()
+                    .map(|(id, name)| {
+                        json!({
+                            "value": id.to_string(),
+                            "$ref": format!("{}/Groups/{id}", ctx.base),
+                            "display": name,
+                            "type": "direct",
+                        })
+                    })
+                    .collect(),
+            ),
+        );
+    }
+    out.insert(
+        "meta".into(),
+        meta(
+            "User",
+            u.created_at,
+            u.updated_at,
+            format!("{}/Users/{}", ctx.base, u.id),
+            u.version,
+        ),
+    );
+    out
+}
+
+/// The representation as a client asked for it.
+pub fn projected(
+    ctx: &Ctx<'_>,
+    u: &user::Model,
+    groups: &[(Uuid, String)],
+    p: &Projection,
+) -> Map<String, Value> {
+    let mut doc = representation(ctx, u, groups);
+    schema::project(schema::users(), &mut doc, &p.attributes, &p.excluded);
+    doc
+}
+
+/// The groups each of `users` is a direct member of.
+pub async fn groups_of(
+    db: &impl ConnectionTrait,
+    users: &[Uuid],
+) -> ScimResult<HashMap<Uuid, Vec<(Uuid, String)>>> {
+    let mut out: HashMap<Uuid, Vec<(Uuid, String)>> = HashMap::new();
+    for chunk in users.chunks(500) {
+        let rows: Vec<(Uuid, Uuid, String)> = scim_group_member::Entity::find()
+            .select_only()
+            .column(scim_group_member::Column::MemberId)
+            .column(scim_group::Column::Id)
+            .column(scim_group::Column::DisplayName)
+            .join(
+                sea_orm::JoinType::InnerJoin,
+                scim_group_member::Relation::Group.def(),
+            )
+            .filter(scim_group_member::Column::MemberId.is_in(chunk.iter().copied()))
+            .order_by_asc(scim_group::Column::DisplayNameNormalized)
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (member, gid, name) in rows {
+            out.entry(member).or_default().push((gid, name));
+        }
+    }
+    Ok(out)
+}
+
+/// The user `id` of the tenant, or a SCIM 404.
+pub async fn find(ctx: &Ctx<'_>, id: &str) -> ScimResult<user::Model> {
+    let missing = || ScimError::not_found(format!("User {id} not found"));
+    let uuid = Uuid::parse_str(id).map_err(|_| missing())?;
+    user::Entity::find_by_id(uuid)
+        .filter(user::Column::TenantId.eq(ctx.tenant.id))
+        .one(ctx.db)
+        .await?
+        .ok_or_else(missing)
+}
+
+pub async fn get(ctx: &Ctx<'_>, id: &str) -> ScimResult<(user::Model, Vec<(Uuid, String)>)> {
+    let u = find(ctx, id).await?;
+    let mut groups = groups_of(ctx.db, &[u.id]).await?;
+    let g = groups.remove(&u.id).unwrap_or_default();
+    Ok((u, g))
+}
+
+/// The page of users that a query asks for, and how many match in all.
+pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> ScimResult<(u64, Vec<Map<String, Value>>)> {
+    let backend = ctx.db.get_database_backend();
+    let mut select = user::Entity::find().filter(user::Column::TenantId.eq(ctx.tenant.id));
+    if let Some(f) = &q.filter {
+        select = select.filter(sql::condition(backend, Table::Users, f)?.expr());
+    }
+    let total = select.clone().count(ctx.db).await?;
+    if q.count == 0 {
+        return Ok((total, Vec::new()));
+    }
+    let order = if q.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    if let Some(by) = &q.sort_by {
+        let e = sql::sort_expr(backend, Table::Users, by)?;
+        select = select
+            .order_by(Expr::cust(format!("({e}) IS NULL")), Order::Asc)
+            .order_by(Expr::cust(e), order.clone());
+    }
+    let rows = select
+        .order_by(user::Column::Id, order)
+        .offset(q.start_index.saturating_sub(1))
+        .limit(q.count)
+        .all(ctx.db)
+        .await?;
+    let want_groups = !q.projection().leaves_out("groups");
+    let groups = if want_groups {
+        groups_of(ctx.db, &rows.iter().map(|u| u.id).collect::<Vec<_>>()).await?
+    } else {
+        HashMap::new()
+    };
+    let p = q.projection();
+    let empty = Vec::new();
+    Ok((
+        total,
+        rows.iter()
+            .map(|u| projected(ctx, u, groups.get(&u.id).unwrap_or(&empty), &p))
+            .collect(),
+    ))
+}
+
+/// Refuse a `userName` or address that another account of the tenant has.
+async fn check_unique(
+    ctx: &Ctx<'_>,
+    me: Option<Uuid>,
+    user_name_normalized: &str,
+    email: &validation::Email,
+) -> ScimResult<()> {
+    let mut q = user::Entity::find()
+        .filter(user::Column::TenantId.eq(ctx.tenant.id))
+        .filter(
+            user::Column::UserNameNormalized
+                .eq(user_name_normalized)
+                .or(user::Column::EmailNormalized.eq(email.normalized.as_str())),
+        );
+    if let Some(me) = me {
+        q = q.filter(user::Column::Id.ne(me));
+    }
+    if let Some(other) = q.one(ctx.db).await? {
+        return Err(if other.user_name_normalized == user_name_normalized {
+            ScimError::uniqueness("userName is already taken")
+        } else {
+            ScimError::uniqueness(format!(
+                "another user has the email address {}",
+                email.display
+            ))
+        });
+    }
+    Ok(())
+}
+
+fn unique_violation(e: sea_orm::DbErr) -> ScimError {
+    match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            ScimError::uniqueness("userName or email address is already taken")
+        }
+        _ => e.into(),
+    }
+}
+
+/// Create a user from a POST body.
+pub async fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<user::Model> {
+    let f = split(parse_body(body)?)?;
+    let email = account_email(&f)?;
+    let name = account_name(&f.doc)?;
+    let normalized = f.user_name.to_lowercase();
+    check_unique(ctx, None, &normalized, &email).await?;
+    let password_hash = match &f.password {
+        Some(pw) => {
+            validation::check_password(pw, &email)?;
+            Some(ctx.hasher.hash(pw).await?)
+        }
+        None => None,
+    };
+    let id = Uuid::now_v7();
+    let txn = ctx.db.begin().await?;
+    let model = user::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(ctx.tenant.id),
+        sub: Set(Uuid::new_v4().to_string()),
+        email: Set(email.display.clone()),
+        email_normalized: Set(email.normalized.clone()),
+        // The provisioning client speaks for the organisation that owns the addresses.
+        email_verified: Set(true),
+        name: Set(name),
+        password_hash: Set(password_hash),
+        must_change_password: Set(false),
+        is_admin: Set(false),
+        disabled: Set(!f.active.unwrap_or(true)),
+        created_at: Set(ctx.now),
+        updated_at: Set(ctx.now),
+        user_name: Set(f.user_name.clone()),
+        user_name_normalized: Set(normalized),
+        external_id: Set(f.external_id.clone()),
+        scim: Set(Value::Object(f.doc)),
+        version: Set(1),
+    }
+    .insert(&txn)
+    .await
+    .map_err(unique_violation)?;
+    audit_write(&txn, ctx, actions::SCIM_USER_CREATE, id, &model.user_name).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+async fn audit_write(
+    db: &impl ConnectionTrait,
+    ctx: &Ctx<'_>,
+    action: &'static str,
+    id: Uuid,
+    user_name: &str,
+) -> ScimResult<()> {
+    audit::record(
+        db,
+        ctx.now,
+        audit::Event::new(action, ctx.actor.clone(), &ctx.meta)
+            .tenant(ctx.tenant.id)
+            .target(audit::user_actor(id))
+            .details(json!({ "userName": user_name })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Write new fields over an existing user: the account's address, name, password and state
+/// follow. The update is conditional on the version read, so a concurrent write gives 412.
+async fn store(
+    ctx: &Ctx<'_>,
+    old: user::Model,
+    f: Fields,
+    action: &'static str,
+) -> ScimResult<user::Model> {
+    let email = account_email(&f)?;
+    let name = account_name(&f.doc)?;
+    let normalized = f.user_name.to_lowercase();
+    check_unique(ctx, Some(old.id), &normalized, &email).await?;
+    let password_hash = match &f.password {
+        Some(pw) => {
+            validation::check_password(pw, &email)?;
+            Some(ctx.hasher.hash(pw).await?)
+        }
+        None => old.password_hash.clone(),
+    };
+    let disabled = match f.active {
+        Some(a) => !a,
+        None => old.disabled,
+    };
+    let deactivated = disabled && !old.disabled;
+    let email_changed = email.normalized != old.email_normalized;
+    let txn = ctx.db.begin().await?;
+    let mut update = user::Entity::update_many()
+        .col_expr(user::Column::Email, Expr::value(email.display.clone()))
+        .col_expr(
+            user::Column::EmailNormalized,
+            Expr::value(email.normalized.clone()),
+        )
+        .col_expr(user::Column::Name, Expr::value(name))
+        .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(user::Column::Disabled, Expr::value(disabled))
+        .col_expr(user::Column::UserName, Expr::value(f.user_name.clone()))
+        .col_expr(user::Column::UserNameNormalized, Expr::value(normalized))
+        .col_expr(user::Column::ExternalId, Expr::value(f.external_id.clone()))
+        .col_expr(user::Column::Scim, Expr::value(Value::Object(f.doc)))
+        .col_expr(user::Column::Version, Expr::value(old.version + 1))
+        .col_expr(user::Column::UpdatedAt, Expr::value(ctx.now));
+    if email_changed {
+        update = update.col_expr(user::Column::EmailVerified, Expr::value(true));
+    }
+    let done = update
+        .filter(user::Column::Id.eq(old.id))
+        .filter(user::Column::Version.eq(old.version))
+        .exec(&txn)
+        .await
+        .map_err(unique_violation)?;
+    if done.rows_affected == 0 {
+        return Err(ScimError::precondition_failed());
+    }
+    if deactivated || f.password.is_some() {
+        sessions::revoke_all(&txn, ctx.now, old.id, None).await?;
+        crate::grants::revoke_user_grants(&txn, ctx.now, old.id).await?;
+    }
+    audit_write(&txn, ctx, action, old.id, &f.user_name).await?;
+    let model = user::Entity::find_by_id(old.id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+/// PUT: replace the representation. `active` and `password` are kept when left out (a client
+/// cannot read the password back, so it cannot send it again).
+pub async fn replace(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> ScimResult<user::Model> {
+    let old = find(ctx, id).await?;
+    check_if_match(if_match, old.version)?;
+    let mut doc = parse_body(body)?;
+    // `id` in the body, if any, must be this one (it is read-only).
+    if let Some(given) = body.get("id").and_then(Value::as_str)
+        && given != old.id.to_string()
+    {
+        return Err(ScimError::bad("mutability", "id is read-only"));
+    }
+    doc.remove("id");
+    store(ctx, old, split(doc)?, actions::SCIM_USER_REPLACE).await
+}
+
+/// PATCH: apply the operations to the current representation, then store it as PUT does.
+pub async fn patch(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> ScimResult<user::Model> {
+    let ops = patch::parse_request(body)?;
+    let old = find(ctx, id).await?;
+    check_if_match(if_match, old.version)?;
+    let mut doc = old.scim.as_object().cloned().unwrap_or_default();
+    doc.insert("userName".into(), old.user_name.clone().into());
+    if let Some(e) = &old.external_id {
+        doc.insert("externalId".into(), e.clone().into());
+    }
+    doc.insert("active".into(), (!old.disabled).into());
+    patch::apply(schema::users(), &mut doc, &ops)?;
+    let mut f = split(doc)?;
+    if f.active.is_none() {
+        // `remove active` leaves it unassigned: an account is active unless said otherwise.
+        f.active = Some(true);
+    }
+    store(ctx, old, f, actions::SCIM_USER_PATCH).await
+}
+
+/// DELETE: the account goes, with its sessions, grants and group memberships.
+pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+    let old = find(ctx, id).await?;
+    check_if_match(if_match, old.version)?;
+    let txn = ctx.db.begin().await?;
+    let members = scim_group_member::Entity::find()
+        .filter(scim_group_member::Column::MemberId.eq(old.id))
+        .all(&txn)
+        .await?;
+    super::groups::touch(&txn, ctx.now, members.iter().map(|m| m.group_id)).await?;
+    scim_group_member::Entity::delete_many()
+        .filter(scim_group_member::Column::MemberId.eq(old.id))
+        .exec(&txn)
+        .await?;
+    let done = user::Entity::delete_many()
+        .filter(user::Column::Id.eq(old.id))
+        .filter(user::Column::Version.eq(old.version))
+        .exec(&txn)
+        .await?;
+    if done.rows_affected == 0 {
+        return Err(ScimError::precondition_failed());
+    }
+    audit_write(&txn, ctx, actions::SCIM_USER_DELETE, old.id, &old.user_name).await?;
+    txn.commit().await?;
+    Ok(())
+}
