@@ -3,6 +3,7 @@
 //! `PLINTO_TEST_REDIS_URL` are set) and drives it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod scim_client;
 mod smtp_sink;
 mod support;
 
@@ -16,3 +17,4 @@ mod mail;
 mod oidc;
 mod ops;
 mod rp;
+mod scim;
