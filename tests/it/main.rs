@@ -18,3 +18,4 @@ mod oidc;
 mod ops;
 mod rp;
 mod scim;
+mod scim_query;

@@ -130,7 +130,10 @@ async fn seed(s: &TestServer, scim: &Scim) -> Fixture {
         gid.push(r.id());
     }
     let r = scim
-        .post("/Groups", &group("Leadership", vec![&id[MARGARET], &gid[0]]))
+        .post(
+            "/Groups",
+            &group("Leadership", vec![&id[MARGARET], &gid[0]]),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let leads = r.id();
@@ -163,6 +166,20 @@ async fn query(scim: &Scim, resource: &str, params: &[(&str, &str)]) -> Resp {
     scim.get(&format!("/{resource}?{}", q.finish())).await
 }
 
+/// GET `/Users?startIndex=…&count=…`.
+async fn page(scim: &Scim, start: &str, count: &str) -> Resp {
+    query(scim, "Users", &[("startIndex", start), ("count", count)]).await
+}
+
+/// A `SearchRequest` with these members.
+fn search(members: Value) -> Value {
+    let mut body = json!({ "schemas": [SEARCH] });
+    for (k, v) in members.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
 fn set<S: AsRef<str>>(items: &[S]) -> BTreeSet<String> {
     items.iter().map(|s| s.as_ref().to_string()).collect()
 }
@@ -176,8 +193,15 @@ fn assert_list(r: &Resp, what: &str, key: &str, want: &[&str]) {
     assert_eq!(r.body["itemsPerPage"], want.len(), "{what}: {}", r.text);
 }
 
+/// `(filter, matching names)` pairs: `cases![(r#"userName pr"#, ALL), (format!(…), [ADA])]`.
+macro_rules! cases {
+    ($(($f:expr, $w:expr)),* $(,)?) => {
+        vec![$((String::from($f), AsRef::<[&str]>::as_ref(&$w).to_vec())),*]
+    };
+}
+
 /// Each filter on `/Users` matches exactly these userNames.
-async fn expect_users(scim: &Scim, cases: &[(&str, &[&str])]) {
+async fn expect_users(scim: &Scim, cases: &[(String, Vec<&str>)]) {
     for (filter, want) in cases {
         let r = scim.filter("Users", filter).await;
         assert_list(&r, &format!("Users filter {filter}"), "userName", want);
@@ -185,7 +209,7 @@ async fn expect_users(scim: &Scim, cases: &[(&str, &[&str])]) {
 }
 
 /// Each filter on `/Groups` matches exactly these displayNames.
-async fn expect_groups(scim: &Scim, cases: &[(&str, &[&str])]) {
+async fn expect_groups(scim: &Scim, cases: &[(String, Vec<&str>)]) {
     for (filter, want) in cases {
         let r = scim.filter("Groups", filter).await;
         assert_list(&r, &format!("Groups filter {filter}"), "displayName", want);
@@ -218,49 +242,55 @@ async fn every_operator_on_columns_username_externalid_active_and_id() {
     let others_than_ada: Vec<&str> = ALL.iter().copied().filter(|n| *n != ADA).collect();
     expect_users(
         &scim,
-        &[
+        &cases![
             // userName: caseExact false, on the lower-cased column.
-            (r#"userName eq "ADA@EXAMPLE.COM""#, &[ADA]),
-            (r#"userName ne "ada@example.com""#, &others_than_ada),
-            (r#"userName co "EXAMPLE""#, &[ADA, GRACE, ALAN, MARGARET, EDSGER]),
-            (r#"userName sw "A""#, &[ADA, ALAN]),
-            (r#"userName ew ".ORG""#, &[ALAN, LINUS]),
-            (r#"userName gt "grace@example.com""#, &[LINUS, MARGARET]),
-            (r#"userName ge "GRACE@example.com""#, &[GRACE, LINUS, MARGARET]),
-            (r#"userName lt "b""#, &[ADA, ALAN]),
-            (r#"userName le "ALAN@EXAMPLE.ORG""#, &[ADA, ALAN]),
-            (r#"userName pr"#, &ALL),
+            (r#"userName eq "ADA@EXAMPLE.COM""#, [ADA]),
+            (r#"userName ne "ada@example.com""#, others_than_ada),
+            (
+                r#"userName co "EXAMPLE""#,
+                [ADA, GRACE, ALAN, MARGARET, EDSGER]
+            ),
+            (r#"userName sw "A""#, [ADA, ALAN]),
+            (r#"userName ew ".ORG""#, [ALAN, LINUS]),
+            (r#"userName gt "grace@example.com""#, [LINUS, MARGARET]),
+            (
+                r#"userName ge "GRACE@example.com""#,
+                [GRACE, LINUS, MARGARET]
+            ),
+            (r#"userName lt "b""#, [ADA, ALAN]),
+            (r#"userName le "ALAN@EXAMPLE.ORG""#, [ADA, ALAN]),
+            (r#"userName pr"#, ALL),
             // externalId: caseExact true; Margaret has none.
-            (r#"externalId eq "ext-Ada""#, &[ADA]),
-            (r#"externalId eq "EXT-ADA""#, &[]),
-            (r#"externalId ne "ext-Ada""#, &[GRACE, ALAN, LINUS, EDSGER]),
-            (r#"externalId co "A""#, &[ADA, ALAN]),
-            (r#"externalId sw "ext-""#, &[ADA, GRACE, ALAN, LINUS, EDSGER]),
-            (r#"externalId sw "EXT-""#, &[]),
-            (r#"externalId ew "s""#, &[LINUS]),
-            (r#"externalId ew "S""#, &[]),
-            (r#"externalId gt "ext-F""#, &[GRACE, LINUS]),
-            (r#"externalId ge "ext-Grace""#, &[GRACE, LINUS]),
-            (r#"externalId lt "ext-B""#, &[ADA, ALAN]),
-            (r#"externalId le "ext-Ada""#, &[ADA]),
-            (r#"externalId pr"#, &[ADA, GRACE, ALAN, LINUS, EDSGER]),
+            (r#"externalId eq "ext-Ada""#, [ADA]),
+            (r#"externalId eq "EXT-ADA""#, []),
+            (r#"externalId ne "ext-Ada""#, [GRACE, ALAN, LINUS, EDSGER]),
+            (r#"externalId co "A""#, [ADA, ALAN]),
+            (r#"externalId sw "ext-""#, [ADA, GRACE, ALAN, LINUS, EDSGER]),
+            (r#"externalId sw "EXT-""#, []),
+            (r#"externalId ew "s""#, [LINUS]),
+            (r#"externalId ew "S""#, []),
+            (r#"externalId gt "ext-F""#, [GRACE, LINUS]),
+            (r#"externalId ge "ext-Grace""#, [GRACE, LINUS]),
+            (r#"externalId lt "ext-B""#, [ADA, ALAN]),
+            (r#"externalId le "ext-Ada""#, [ADA]),
+            (r#"externalId pr"#, [ADA, GRACE, ALAN, LINUS, EDSGER]),
             // active
-            (r#"active eq true"#, &[ADA, GRACE, LINUS, MARGARET]),
-            (r#"active eq false"#, &[ALAN, EDSGER]),
-            (r#"active ne true"#, &[ALAN, EDSGER]),
-            (r#"active pr"#, &ALL),
+            (r#"active eq true"#, [ADA, GRACE, LINUS, MARGARET]),
+            (r#"active eq false"#, [ALAN, EDSGER]),
+            (r#"active ne true"#, [ALAN, EDSGER]),
+            (r#"active pr"#, ALL),
         ],
     )
     .await;
     let ada = &f.id[ADA];
     expect_users(
         &scim,
-        &[
-            (&format!(r#"id eq "{ada}""#), &[ADA]),
-            (&format!(r#"id eq "{}""#, ada.to_uppercase()), &[ADA]),
-            (&format!(r#"id ne "{ada}""#), &others_than_ada),
-            (r#"id eq "not-a-uuid""#, &[]),
-            (r#"id pr"#, &ALL),
+        &cases![
+            (format!(r#"id eq "{ada}""#), [ADA]),
+            (format!(r#"id eq "{}""#, ada.to_uppercase()), [ADA]),
+            (format!(r#"id ne "{ada}""#), others_than_ada),
+            (r#"id eq "not-a-uuid""#, []),
+            (r#"id pr"#, ALL),
         ],
     )
     .await;
@@ -273,64 +303,63 @@ async fn every_operator_on_json_attributes_sub_attributes_and_the_extension() {
     let f = seed(&s, &scim).await;
     const DEPT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
     let dept = |rest: &str| format!("{DEPT} {rest}");
-    let cases: Vec<(String, Vec<&str>)> = vec![
+    let cases = cases![
         // displayName (JSON, caseExact false); Linus and Edsger have none.
-        (r#"displayName eq "ada lovelace""#.into(), vec![ADA]),
-        (r#"displayName ne "Ada Lovelace""#.into(), vec![GRACE, ALAN, MARGARET]),
-        (r#"displayName co "ING""#.into(), vec![ALAN]),
-        (r#"displayName sw "a""#.into(), vec![ADA, ALAN]),
-        (r#"displayName ew "ER""#.into(), vec![GRACE]),
-        (r#"displayName gt "B""#.into(), vec![GRACE, MARGARET]),
-        (r#"displayName ge "grace hopper""#.into(), vec![GRACE, MARGARET]),
-        (r#"displayName lt "b""#.into(), vec![ADA, ALAN]),
-        (r#"displayName le "ALAN TURING""#.into(), vec![ADA, ALAN]),
-        (r#"displayName pr"#.into(), vec![ADA, GRACE, ALAN, MARGARET]),
+        (r#"displayName eq "ada lovelace""#, [ADA]),
+        (r#"displayName ne "Ada Lovelace""#, [GRACE, ALAN, MARGARET]),
+        (r#"displayName co "ING""#, [ALAN]),
+        (r#"displayName sw "a""#, [ADA, ALAN]),
+        (r#"displayName ew "ER""#, [GRACE]),
+        (r#"displayName gt "B""#, [GRACE, MARGARET]),
+        (r#"displayName ge "grace hopper""#, [GRACE, MARGARET]),
+        (r#"displayName lt "b""#, [ADA, ALAN]),
+        (r#"displayName le "ALAN TURING""#, [ADA, ALAN]),
+        (r#"displayName pr"#, [ADA, GRACE, ALAN, MARGARET]),
         // title (JSON)
-        (r#"title eq "engineer""#.into(), vec![ADA]),
-        (r#"title ne "Engineer""#.into(), vec![GRACE, ALAN, MARGARET]),
-        (r#"title co "ENG""#.into(), vec![ADA, GRACE]),
-        (r#"title sw "s""#.into(), vec![GRACE]),
-        (r#"title ew "ICIAN""#.into(), vec![ALAN]),
-        (r#"title gt "mathematician""#.into(), vec![GRACE]),
-        (r#"title ge "M""#.into(), vec![ALAN, GRACE]),
-        (r#"title lt "E""#.into(), vec![MARGARET]),
-        (r#"title le "engineer""#.into(), vec![ADA, MARGARET]),
-        (r#"title pr"#.into(), vec![ADA, GRACE, ALAN, MARGARET]),
+        (r#"title eq "engineer""#, [ADA]),
+        (r#"title ne "Engineer""#, [GRACE, ALAN, MARGARET]),
+        (r#"title co "ENG""#, [ADA, GRACE]),
+        (r#"title sw "s""#, [GRACE]),
+        (r#"title ew "ICIAN""#, [ALAN]),
+        (r#"title gt "mathematician""#, [GRACE]),
+        (r#"title ge "M""#, [ALAN, GRACE]),
+        (r#"title lt "E""#, [MARGARET]),
+        (r#"title le "engineer""#, [ADA, MARGARET]),
+        (r#"title pr"#, [ADA, GRACE, ALAN, MARGARET]),
         // name.givenName (a sub-attribute of a complex attribute); Edsger has no name.
-        (r#"name.givenName eq "ADA""#.into(), vec![ADA]),
-        (r#"name.givenName ne "Ada""#.into(), vec![GRACE, ALAN, LINUS, MARGARET]),
-        (r#"name.givenName co "a""#.into(), vec![ADA, GRACE, ALAN, MARGARET]),
-        (r#"name.givenName sw "L""#.into(), vec![LINUS]),
-        (r#"name.givenName ew "N""#.into(), vec![ALAN]),
-        (r#"name.givenName gt "h""#.into(), vec![LINUS, MARGARET]),
-        (r#"name.givenName ge "grace""#.into(), vec![GRACE, LINUS, MARGARET]),
-        (r#"name.givenName lt "b""#.into(), vec![ADA, ALAN]),
-        (r#"name.givenName le "alan""#.into(), vec![ADA, ALAN]),
-        (r#"name.givenName pr"#.into(), vec![ADA, GRACE, ALAN, LINUS, MARGARET]),
-        (r#"name.familyName pr"#.into(), vec![ADA, GRACE, ALAN, MARGARET]),
-        (r#"name pr"#.into(), vec![ADA, GRACE, ALAN, LINUS, MARGARET]),
+        (r#"name.givenName eq "ADA""#, [ADA]),
+        (r#"name.givenName ne "Ada""#, [GRACE, ALAN, LINUS, MARGARET]),
+        (r#"name.givenName co "a""#, [ADA, GRACE, ALAN, MARGARET]),
+        (r#"name.givenName sw "L""#, [LINUS]),
+        (r#"name.givenName ew "N""#, [ALAN]),
+        (r#"name.givenName gt "h""#, [LINUS, MARGARET]),
+        (r#"name.givenName ge "grace""#, [GRACE, LINUS, MARGARET]),
+        (r#"name.givenName lt "b""#, [ADA, ALAN]),
+        (r#"name.givenName le "alan""#, [ADA, ALAN]),
+        (r#"name.givenName pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
+        (r#"name.familyName pr"#, [ADA, GRACE, ALAN, MARGARET]),
+        (r#"name pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
         // The enterprise extension, by its full URN.
-        (dept(r#"eq "research""#), vec![ADA, ALAN]),
-        (dept(r#"ne "Research""#), vec![GRACE, MARGARET]),
-        (dept(r#"co "E""#), vec![ADA, ALAN]),
-        (dept(r#"sw "n""#), vec![GRACE]),
-        (dept(r#"ew "LO""#), vec![MARGARET]),
-        (dept(r#"gt "n""#), vec![ADA, ALAN, GRACE]),
-        (dept(r#"ge "navy""#), vec![ADA, ALAN, GRACE]),
-        (dept(r#"lt "b""#), vec![MARGARET]),
-        (dept(r#"le "apollo""#), vec![MARGARET]),
-        (dept("pr"), vec![ADA, GRACE, ALAN, MARGARET]),
+        (dept(r#"eq "research""#), [ADA, ALAN]),
+        (dept(r#"ne "Research""#), [GRACE, MARGARET]),
+        (dept(r#"co "E""#), [ADA, ALAN]),
+        (dept(r#"sw "n""#), [GRACE]),
+        (dept(r#"ew "LO""#), [MARGARET]),
+        (dept(r#"gt "n""#), [ADA, ALAN, GRACE]),
+        (dept(r#"ge "navy""#), [ADA, ALAN, GRACE]),
+        (dept(r#"lt "b""#), [MARGARET]),
+        (dept(r#"le "apollo""#), [MARGARET]),
+        (dept("pr"), [ADA, GRACE, ALAN, MARGARET]),
         (
             format!(r#"{ENTERPRISE}:employeeNumber eq "e-002""#),
-            vec![GRACE],
+            [GRACE],
         ),
         (
             format!(r#"{ENTERPRISE}:manager.value eq "{}""#, f.id[ADA]),
-            vec![GRACE, ALAN],
+            [GRACE, ALAN],
         ),
-        (format!("{ENTERPRISE}:manager pr"), vec![GRACE, ALAN]),
+        (format!("{ENTERPRISE}:manager pr"), [GRACE, ALAN]),
     ];
-    let cases: Vec<(&str, &[&str])> = cases.iter().map(|(f, w)| (f.as_str(), &w[..])).collect();
     expect_users(&scim, &cases).await;
     s.stop().await;
 }
@@ -341,28 +370,40 @@ async fn multi_valued_attributes_and_value_paths() {
     seed(&s, &scim).await;
     expect_users(
         &scim,
-        &[
-            (r#"emails pr"#, &[ADA, GRACE, ALAN, LINUS, MARGARET]),
+        &cases![
+            (r#"emails pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
             // `emails` alone compares the elements' `value`.
-            (r#"emails co "EXAMPLE""#, &[ADA, GRACE, MARGARET]),
-            (r#"emails eq "ada@home.org""#, &[ADA]),
-            (r#"emails.value eq "GRACE.h@home.org""#, &[GRACE]),
-            (r#"emails.value sw "a""#, &[ADA, ALAN]),
-            (r#"emails.value ew "@HOME.ORG""#, &[ADA, GRACE, ALAN]),
-            (r#"emails.value gt "l""#, &[LINUS, MARGARET]),
-            (r#"emails.value pr"#, &[ADA, GRACE, ALAN, LINUS, MARGARET]),
-            (r#"emails.type eq "home""#, &[ADA, GRACE, ALAN]),
-            (r#"emails.primary eq true"#, &[ADA, GRACE, ALAN, MARGARET]),
-            (r#"emails.primary eq false"#, &[GRACE]),
-            (r#"emails[type eq "work"]"#, &[ADA, GRACE, LINUS, MARGARET]),
-            (r#"emails[type eq "work" and value co "example"]"#, &[ADA, GRACE, MARGARET]),
+            (r#"emails co "EXAMPLE""#, [ADA, GRACE, MARGARET]),
+            (r#"emails eq "ada@home.org""#, [ADA]),
+            (r#"emails.value eq "GRACE.h@home.org""#, [GRACE]),
+            (r#"emails.value sw "a""#, [ADA, ALAN]),
+            (r#"emails.value ew "@HOME.ORG""#, [ADA, GRACE, ALAN]),
+            (r#"emails.value gt "l""#, [LINUS, MARGARET]),
+            (r#"emails.value pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
+            (r#"emails.type eq "home""#, [ADA, GRACE, ALAN]),
+            (r#"emails.primary eq true"#, [ADA, GRACE, ALAN, MARGARET]),
+            (r#"emails.primary eq false"#, [GRACE]),
+            (r#"emails[type eq "work"]"#, [ADA, GRACE, LINUS, MARGARET]),
+            (
+                r#"emails[type eq "work" and value co "example"]"#,
+                [ADA, GRACE, MARGARET]
+            ),
             // Both conditions on the same element: Ada's home address is not at example.com.
-            (r#"emails[type eq "home" and value co "example"]"#, &[]),
-            (r#"emails[type eq "work" and primary eq true]"#, &[ADA, GRACE, MARGARET]),
-            (r#"emails[not (primary pr)]"#, &[ADA, LINUS]),
-            (r#"emails[type eq "work"].value eq "LINUS@kernel.org""#, &[LINUS]),
-            (r#"emails[type eq "home"].value eq "ada@example.com""#, &[]),
-            (r#"emails[type eq "home"].value co "home""#, &[ADA, GRACE, ALAN]),
+            (r#"emails[type eq "home" and value co "example"]"#, []),
+            (
+                r#"emails[type eq "work" and primary eq true]"#,
+                [ADA, GRACE, MARGARET]
+            ),
+            (r#"emails[not (primary pr)]"#, [ADA, LINUS]),
+            (
+                r#"emails[type eq "work"].value eq "LINUS@kernel.org""#,
+                [LINUS]
+            ),
+            (r#"emails[type eq "home"].value eq "ada@example.com""#, []),
+            (
+                r#"emails[type eq "home"].value co "home""#,
+                [ADA, GRACE, ALAN]
+            ),
         ],
     )
     .await;
@@ -374,48 +415,73 @@ async fn meta_times_and_memberships() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
     let (mid, late) = (&f.mid, &f.late);
-    let cases: Vec<(String, Vec<&str>)> = vec![
-        (format!(r#"meta.created lt "{mid}""#), vec![ADA, GRACE, ALAN]),
-        (format!(r#"meta.created le "{mid}""#), vec![ADA, GRACE, ALAN]),
-        (format!(r#"meta.created gt "{mid}""#), vec![LINUS, MARGARET, EDSGER]),
-        (format!(r#"meta.created ge "{mid}""#), vec![LINUS, MARGARET, EDSGER]),
+    let cases = cases![
+        (format!(r#"meta.created lt "{mid}""#), [ADA, GRACE, ALAN]),
+        (format!(r#"meta.created le "{mid}""#), [ADA, GRACE, ALAN]),
+        (
+            format!(r#"meta.created gt "{mid}""#),
+            [LINUS, MARGARET, EDSGER]
+        ),
+        (
+            format!(r#"meta.created ge "{mid}""#),
+            [LINUS, MARGARET, EDSGER]
+        ),
         // The time exactly as the server shows it in meta.created.
-        (format!(r#"meta.created eq "{}""#, f.ada_created), vec![ADA, GRACE, ALAN]),
-        (format!(r#"meta.lastModified gt "{late}""#), vec![ADA]),
+        (
+            format!(r#"meta.created eq "{}""#, f.ada_created),
+            [ADA, GRACE, ALAN]
+        ),
+        (format!(r#"meta.lastModified gt "{late}""#), [ADA]),
         (
             format!(r#"meta.lastModified lt "{late}""#),
-            vec![GRACE, ALAN, LINUS, MARGARET, EDSGER],
+            [GRACE, ALAN, LINUS, MARGARET, EDSGER],
         ),
-        (r#"meta.resourceType eq "User""#.into(), ALL.to_vec()),
-        (format!(r#"groups.value eq "{}""#, f.eng), vec![ADA, GRACE, LINUS]),
+        (r#"meta.resourceType eq "User""#.into(), ALL),
+        (
+            format!(r#"groups.value eq "{}""#, f.eng),
+            [ADA, GRACE, LINUS]
+        ),
         // Direct memberships only: Engineering is in Leadership, its members are not.
-        (format!(r#"groups.value eq "{}""#, f.leads), vec![MARGARET]),
-        (format!(r#"groups eq "{}""#, f.research), vec![ADA, ALAN]),
-        (r#"groups.display eq "research""#.into(), vec![ADA, ALAN]),
-        (r#"groups pr"#.into(), vec![ADA, GRACE, ALAN, LINUS, MARGARET]),
+        (format!(r#"groups.value eq "{}""#, f.leads), [MARGARET]),
+        (format!(r#"groups eq "{}""#, f.research), [ADA, ALAN]),
+        (r#"groups.display eq "research""#, [ADA, ALAN]),
+        (r#"groups pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
     ];
-    let cases: Vec<(&str, &[&str])> = cases.iter().map(|(f, w)| (f.as_str(), &w[..])).collect();
     expect_users(&scim, &cases).await;
 
     let (ada, eng) = (&f.id[ADA], &f.eng);
-    let cases: Vec<(String, Vec<&str>)> = vec![
-        (format!(r#"members.value eq "{ada}""#), vec!["Engineering", "Research"]),
-        (format!(r#"members eq "{eng}""#), vec!["Leadership"]),
-        (format!(r#"not (members.value eq "{ada}")"#), vec!["Leadership"]),
-        (r#"members.type eq "Group""#.into(), vec!["Leadership"]),
-        (r#"members pr"#.into(), vec!["Engineering", "Research", "Leadership"]),
-        (r#"displayName eq "ENGINEERING""#.into(), vec!["Engineering"]),
-        (r#"displayName ne "engineering""#.into(), vec!["Research", "Leadership"]),
-        (r#"displayName co "EA""#.into(), vec!["Research", "Leadership"]),
-        (r#"displayName sw "r""#.into(), vec!["Research"]),
-        (r#"displayName ew "ING""#.into(), vec!["Engineering"]),
-        (r#"displayName gt "l""#.into(), vec!["Research", "Leadership"]),
-        (r#"displayName le "leadership""#.into(), vec!["Engineering", "Leadership"]),
-        (format!(r#"id eq "{eng}""#), vec!["Engineering"]),
-        (format!(r#"meta.created gt "{mid}""#), vec!["Engineering", "Research", "Leadership"]),
-        (r#"meta.resourceType eq "Group""#.into(), vec!["Engineering", "Research", "Leadership"]),
+    let cases = cases![
+        (
+            format!(r#"members.value eq "{ada}""#),
+            ["Engineering", "Research"]
+        ),
+        (format!(r#"members eq "{eng}""#), ["Leadership"]),
+        (format!(r#"not (members.value eq "{ada}")"#), ["Leadership"]),
+        (r#"members.type eq "Group""#, ["Leadership"]),
+        (r#"members pr"#, ["Engineering", "Research", "Leadership"]),
+        (r#"displayName eq "ENGINEERING""#, ["Engineering"]),
+        (
+            r#"displayName ne "engineering""#,
+            ["Research", "Leadership"]
+        ),
+        (r#"displayName co "EA""#, ["Research", "Leadership"]),
+        (r#"displayName sw "r""#, ["Research"]),
+        (r#"displayName ew "ING""#, ["Engineering"]),
+        (r#"displayName gt "l""#, ["Research", "Leadership"]),
+        (
+            r#"displayName le "leadership""#,
+            ["Engineering", "Leadership"]
+        ),
+        (format!(r#"id eq "{eng}""#), ["Engineering"]),
+        (
+            format!(r#"meta.created gt "{mid}""#),
+            ["Engineering", "Research", "Leadership"]
+        ),
+        (
+            r#"meta.resourceType eq "Group""#,
+            ["Engineering", "Research", "Leadership"]
+        ),
     ];
-    let cases: Vec<(&str, &[&str])> = cases.iter().map(|(f, w)| (f.as_str(), &w[..])).collect();
     expect_groups(&scim, &cases).await;
     s.stop().await;
 }
@@ -428,31 +494,31 @@ async fn and_or_not_precedence_parentheses_and_case() {
     seed(&s, &scim).await;
     expect_users(
         &scim,
-        &[
-            (r#"title co "engineer" and active eq true"#, &[ADA, GRACE]),
-            (r#"userName sw "a" or userName sw "l""#, &[ADA, ALAN, LINUS]),
+        &cases![
+            (r#"title co "engineer" and active eq true"#, [ADA, GRACE]),
+            (r#"userName sw "a" or userName sw "l""#, [ADA, ALAN, LINUS]),
             // A comparison with a missing attribute is false, so its negation is true: users
             // without a title are "not (title eq …)".
-            (r#"not (title eq "Engineer")"#, &[GRACE, ALAN, LINUS, MARGARET, EDSGER]),
-            (r#"not (title pr)"#, &[LINUS, EDSGER]),
-            (r#"not (active eq true) and not (emails pr)"#, &[EDSGER]),
-            (r#"not (not (userName eq "ada@example.com"))"#, &[ADA]),
+            (r#"not (title eq "Engineer")"#, [GRACE, ALAN, LINUS, MARGARET, EDSGER]),
+            (r#"not (title pr)"#, [LINUS, EDSGER]),
+            (r#"not (active eq true) and not (emails pr)"#, [EDSGER]),
+            (r#"not (not (userName eq "ada@example.com"))"#, [ADA]),
             // `and` binds tighter than `or`.
-            (r#"userName sw "e" or title co "engineer" and active eq true"#, &[EDSGER, ADA, GRACE]),
-            (r#"title co "engineer" and active eq true or userName sw "e""#, &[EDSGER, ADA, GRACE]),
-            (r#"(userName sw "e" or title co "engineer") and active eq true"#, &[ADA, GRACE]),
-            (r#"((userName sw "a")) and (active eq false or title eq "Engineer")"#, &[ADA, ALAN]),
+            (r#"userName sw "e" or title co "engineer" and active eq true"#, [EDSGER, ADA, GRACE]),
+            (r#"title co "engineer" and active eq true or userName sw "e""#, [EDSGER, ADA, GRACE]),
+            (r#"(userName sw "e" or title co "engineer") and active eq true"#, [ADA, GRACE]),
+            (r#"((userName sw "a")) and (active eq false or title eq "Engineer")"#, [ADA, ALAN]),
             // Attribute names, operators, keywords and literals in any case.
-            (r#"USERNAME Eq "ada@example.com""#, &[ADA]),
-            (r#"Title CO "eng""#, &[ADA, GRACE]),
-            (r#"NAME.GIVENNAME sw "a" AND ACTIVE EQ TRUE"#, &[ADA]),
-            (r#"userName eq "x" OR NOT (Emails PR)"#, &[EDSGER]),
-            (r#"EMAILS[TYPE EQ "work" and PRIMARY eq True]"#, &[ADA, GRACE, MARGARET]),
+            (r#"USERNAME Eq "ada@example.com""#, [ADA]),
+            (r#"Title CO "eng""#, [ADA, GRACE]),
+            (r#"NAME.GIVENNAME sw "a" AND ACTIVE EQ TRUE"#, [ADA]),
+            (r#"userName eq "x" OR NOT (Emails PR)"#, [EDSGER]),
+            (r#"EMAILS[TYPE EQ "work" and PRIMARY eq True]"#, [ADA, GRACE, MARGARET]),
             (
                 r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:Department eq "navy""#,
                 &[GRACE],
             ),
-            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "linus@kernel.org""#, &[LINUS]),
+            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "linus@kernel.org""#, [LINUS]),
         ],
     )
     .await;
@@ -496,12 +562,20 @@ async fn invalid_filters_are_400_invalid_filter_and_password_is_403_sensitive() 
         assert_eq!(r.status, 400, "filter {filter:?}: {}", r.text);
         r.assert_error(400, Some("invalidFilter"));
     }
-    for filter in [r#"userName eq "x""#, r#"members.nosuch eq "x""#, r#"title pr"#] {
+    for filter in [
+        r#"userName eq "x""#,
+        r#"members.nosuch eq "x""#,
+        r#"title pr"#,
+    ] {
         let r = scim.filter("Groups", filter).await;
         assert_eq!(r.status, 400, "Groups filter {filter:?}: {}", r.text);
         r.assert_error(400, Some("invalidFilter"));
     }
-    for filter in [r#"password eq "secret""#, r#"password pr"#, r#"userName pr or password pr"#] {
+    for filter in [
+        r#"password eq "secret""#,
+        r#"password pr"#,
+        r#"userName pr or password pr"#,
+    ] {
         let r = scim.filter("Users", filter).await;
         assert_eq!(r.status, 403, "filter {filter:?}: {}", r.text);
         r.assert_error(403, Some("sensitive"));
@@ -517,10 +591,25 @@ async fn sort_by_and_sort_order() {
     seed(&s, &scim).await;
     let by_name = [ADA, ALAN, EDSGER, GRACE, LINUS, MARGARET];
     let r = query(&scim, "Users", &[("sortBy", "userName")]).await;
-    assert_eq!(r.list_of("userName"), by_name, "ascending, ignoring case: {}", r.text);
-    let r = query(&scim, "Users", &[("sortBy", "USERNAME"), ("sortOrder", "ascending")]).await;
+    assert_eq!(
+        r.list_of("userName"),
+        by_name,
+        "ascending, ignoring case: {}",
+        r.text
+    );
+    let r = query(
+        &scim,
+        "Users",
+        &[("sortBy", "USERNAME"), ("sortOrder", "ascending")],
+    )
+    .await;
     assert_eq!(r.list_of("userName"), by_name, "{}", r.text);
-    let r = query(&scim, "Users", &[("sortBy", "userName"), ("sortOrder", "descending")]).await;
+    let r = query(
+        &scim,
+        "Users",
+        &[("sortBy", "userName"), ("sortOrder", "descending")],
+    )
+    .await;
     let mut rev = by_name.to_vec();
     rev.reverse();
     assert_eq!(r.list_of("userName"), rev, "descending: {}", r.text);
@@ -530,17 +619,35 @@ async fn sort_by_and_sort_order() {
         ("ascending", [MARGARET, GRACE, ADA, ALAN]),
         ("descending", [ALAN, ADA, GRACE, MARGARET]),
     ] {
-        let r = query(&scim, "Users", &[("sortBy", "name.familyName"), ("sortOrder", order)]).await;
+        let r = query(
+            &scim,
+            "Users",
+            &[("sortBy", "name.familyName"), ("sortOrder", order)],
+        )
+        .await;
         let got = r.list_of("userName");
         assert_eq!(got.len(), 6, "{}", r.text);
         assert_eq!(got[..4], head, "familyName {order}: {}", r.text);
-        assert_eq!(set(&got[4..]), set(&[LINUS, EDSGER]), "nulls last, {order}: {}", r.text);
+        assert_eq!(
+            set(&got[4..]),
+            set(&[LINUS, EDSGER]),
+            "nulls last, {order}: {}",
+            r.text
+        );
     }
 
     let older = set(&[ADA, GRACE, ALAN]);
     let newer = set(&[LINUS, MARGARET, EDSGER]);
-    for (order, first, last) in [("ascending", &older, &newer), ("descending", &newer, &older)] {
-        let r = query(&scim, "Users", &[("sortBy", "meta.created"), ("sortOrder", order)]).await;
+    for (order, first, last) in [
+        ("ascending", &older, &newer),
+        ("descending", &newer, &older),
+    ] {
+        let r = query(
+            &scim,
+            "Users",
+            &[("sortBy", "meta.created"), ("sortOrder", order)],
+        )
+        .await;
         let got = r.list_of("userName");
         assert_eq!(got.len(), 6, "{}", r.text);
         assert_eq!(&set(&got[..3]), first, "meta.created {order}: {}", r.text);
@@ -551,16 +658,35 @@ async fn sort_by_and_sort_order() {
     let r = query(
         &scim,
         "Users",
-        &[("filter", "active eq true"), ("sortBy", "userName"), ("startIndex", "2"), ("count", "2")],
+        &[
+            ("filter", "active eq true"),
+            ("sortBy", "userName"),
+            ("startIndex", "2"),
+            ("count", "2"),
+        ],
     )
     .await;
     assert_eq!(r.list_of("userName"), [GRACE, LINUS], "{}", r.text);
     assert_eq!(r.body["totalResults"], 4, "{}", r.text);
 
-    let r = query(&scim, "Groups", &[("sortBy", "displayName"), ("sortOrder", "descending")]).await;
-    assert_eq!(r.list_of("displayName"), ["Research", "Leadership", "Engineering"], "{}", r.text);
+    let r = query(
+        &scim,
+        "Groups",
+        &[("sortBy", "displayName"), ("sortOrder", "descending")],
+    )
+    .await;
+    assert_eq!(
+        r.list_of("displayName"),
+        ["Research", "Leadership", "Engineering"],
+        "{}",
+        r.text
+    );
 
-    for (by, order) in [("nosuch", "ascending"), ("name.nosuch", "ascending"), ("userName", "sideways")] {
+    for (by, order) in [
+        ("nosuch", "ascending"),
+        ("name.nosuch", "ascending"),
+        ("userName", "sideways"),
+    ] {
         let r = query(&scim, "Users", &[("sortBy", by), ("sortOrder", order)]).await;
         assert_eq!(r.status, 400, "sortBy={by} sortOrder={order}: {}", r.text);
         assert_eq!(r.body["status"], "400", "{}", r.text);
@@ -576,68 +702,88 @@ async fn sort_by_and_sort_order() {
 async fn paging_with_start_index_and_count() {
     let (s, scim) = start().await;
     seed(&s, &scim).await;
-    let page = |start: &str, count: &str| {
-        let params = [("startIndex", start.to_string()), ("count", count.to_string())];
-        let scim = &scim;
-        async move {
-            let p: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            query(scim, "Users", &p).await
-        }
-    };
     // Entra ID's probe.
-    let r = query(&scim, "Users", &[("filter", "userName pr"), ("startIndex", "1"), ("count", "1")]).await;
+    let r = query(
+        &scim,
+        "Users",
+        &[
+            ("filter", "userName pr"),
+            ("startIndex", "1"),
+            ("count", "1"),
+        ],
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["totalResults"], 6, "{}", r.text);
     assert_eq!(r.body["itemsPerPage"], 1, "{}", r.text);
     assert_eq!(r.body["startIndex"], 1, "{}", r.text);
-    assert_eq!(r.body["Resources"].as_array().unwrap().len(), 1, "{}", r.text);
+    assert_eq!(
+        r.body["Resources"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.text
+    );
 
     // Every page of two, without the server being told an order: no duplicate, no omission.
     let mut seen = Vec::new();
     for start in ["1", "3", "5"] {
-        let r = page(start, "2").await;
+        let r = page(&scim, start, "2").await;
         assert_eq!(r.body["totalResults"], 6, "{}", r.text);
-        assert_eq!(r.body["startIndex"], start.parse::<u64>().unwrap(), "{}", r.text);
+        assert_eq!(
+            r.body["startIndex"],
+            start.parse::<u64>().unwrap(),
+            "{}",
+            r.text
+        );
         assert_eq!(r.body["itemsPerPage"], 2, "{}", r.text);
         seen.extend(r.list_of("userName"));
     }
     assert_eq!(seen.len(), 6, "{seen:?}");
     assert_eq!(set(&seen), set(&ALL), "{seen:?}");
-    let r = page("6", "2").await;
+    let r = page(&scim, "6", "2").await;
     assert_eq!(r.list_of("userName").len(), 1, "last page: {}", r.text);
 
     // startIndex below 1 is 1.
-    let first = page("1", "3").await.list_of("userName");
+    let first = page(&scim, "1", "3").await.list_of("userName");
     for start in ["0", "-5"] {
-        let r = page(start, "3").await;
+        let r = page(&scim, start, "3").await;
         assert_eq!(r.status, 200, "startIndex={start}: {}", r.text);
         assert_eq!(r.body["startIndex"], 1, "startIndex={start}: {}", r.text);
-        assert_eq!(r.list_of("userName"), first, "startIndex={start}: {}", r.text);
+        assert_eq!(
+            r.list_of("userName"),
+            first,
+            "startIndex={start}: {}",
+            r.text
+        );
     }
     // Beyond the end: nothing, and the right total.
-    let r = page("7", "10").await;
+    let r = page(&scim, "7", "10").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["totalResults"], 6, "{}", r.text);
     assert_eq!(r.body["itemsPerPage"], 0, "{}", r.text);
     assert_eq!(r.list_of("userName").len(), 0, "{}", r.text);
     // count 0 (or negative): the total only.
     for count in ["0", "-3"] {
-        let r = page("1", count).await;
+        let r = page(&scim, "1", count).await;
         assert_eq!(r.status, 200, "count={count}: {}", r.text);
         assert_eq!(r.body["totalResults"], 6, "count={count}: {}", r.text);
         assert_eq!(r.body["itemsPerPage"], 0, "count={count}: {}", r.text);
         assert_eq!(r.list_of("userName").len(), 0, "count={count}: {}", r.text);
     }
     // Above the maximum (1000): accepted, at most the maximum.
-    let r = page("1", "5000").await;
+    let r = page(&scim, "1", "5000").await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.list_of("userName").len(), 6, "{}", r.text);
     // No count: the default page holds all six.
     let r = scim.get("/Users").await;
     assert_list(&r, "no count", "userName", &ALL);
     for (start, count) in [("1", "two"), ("x", "2"), ("1", "1.5")] {
-        let r = page(start, count).await;
-        assert_eq!(r.status, 400, "startIndex={start} count={count}: {}", r.text);
+        let r = page(&scim, start, count).await;
+        assert_eq!(
+            r.status, 400,
+            "startIndex={start} count={count}: {}",
+            r.text
+        );
         assert_eq!(r.body["status"], "400", "{}", r.text);
     }
     // Groups page the same way.
@@ -653,42 +799,108 @@ async fn paging_with_start_index_and_count() {
 async fn attributes_and_excluded_attributes_and_never_the_password() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
-    let only = |params: &[(&str, &str)]| query(&scim, "Users", params);
 
-    let r = only(&[("attributes", "userName")]).await;
+    let r = query(&scim, "Users", &[("attributes", "userName")]).await;
     assert_eq!(r.list_of("userName").len(), 6, "{}", r.text);
     for u in r.body["Resources"].as_array().unwrap() {
         assert_eq!(keys(u), set(&["id", "schemas", "userName"]), "{}", r.text);
         assert_eq!(u["schemas"], json!([USER]), "{}", r.text);
     }
-    let r = only(&[("attributes", "name.givenName"), ("filter", "userName eq \"ada@example.com\"")]).await;
+    let r = query(
+        &scim,
+        "Users",
+        &[
+            ("attributes", "name.givenName"),
+            ("filter", "userName eq \"ada@example.com\""),
+        ],
+    )
+    .await;
     let ada = &r.body["Resources"][0];
     assert_eq!(keys(ada), set(&["id", "schemas", "name"]), "{}", r.text);
     assert_eq!(ada["name"], json!({ "givenName": "Ada" }), "{}", r.text);
 
     let dept = format!("{ENTERPRISE}:department");
-    let r = only(&[("attributes", &dept), ("filter", "userName eq \"grace@example.com\"")]).await;
+    let r = query(
+        &scim,
+        "Users",
+        &[
+            ("attributes", dept.as_str()),
+            ("filter", "userName eq \"grace@example.com\""),
+        ],
+    )
+    .await;
     let grace = &r.body["Resources"][0];
-    assert_eq!(keys(grace), set(&["id", "schemas", ENTERPRISE]), "{}", r.text);
-    assert_eq!(grace[ENTERPRISE], json!({ "department": "Navy" }), "{}", r.text);
+    assert_eq!(
+        keys(grace),
+        set(&["id", "schemas", ENTERPRISE]),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        grace[ENTERPRISE],
+        json!({ "department": "Navy" }),
+        "{}",
+        r.text
+    );
     assert_eq!(grace["schemas"], json!([USER, ENTERPRISE]), "{}", r.text);
 
-    let r = only(&[("excludedAttributes", "emails,groups")]).await;
+    let r = query(&scim, "Users", &[("excludedAttributes", "emails,groups")]).await;
     assert_eq!(r.list_of("userName").len(), 6, "{}", r.text);
     for u in r.body["Resources"].as_array().unwrap() {
-        assert!(u.get("emails").is_none() && u.get("groups").is_none(), "{}", r.text);
-        assert!(u.get("userName").is_some() && u.get("meta").is_some(), "{}", r.text);
+        assert!(
+            u.get("emails").is_none() && u.get("groups").is_none(),
+            "{}",
+            r.text
+        );
+        assert!(
+            u.get("userName").is_some() && u.get("meta").is_some(),
+            "{}",
+            r.text
+        );
     }
-    let r = only(&[("excludedAttributes", "name.familyName"), ("filter", "userName eq \"ada@example.com\"")]).await;
-    assert_eq!(r.body["Resources"][0]["name"], json!({ "givenName": "Ada" }), "{}", r.text);
+    let r = query(
+        &scim,
+        "Users",
+        &[
+            ("excludedAttributes", "name.familyName"),
+            ("filter", "userName eq \"ada@example.com\""),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.body["Resources"][0]["name"],
+        json!({ "givenName": "Ada" }),
+        "{}",
+        r.text
+    );
 
     // By id too.
     let ada_path = format!("/Users/{}", f.id[ADA]);
-    let r = scim.get(&format!("{ada_path}?attributes=userName,emails.value")).await;
-    assert_eq!(keys(&r.body), set(&["id", "schemas", "userName", "emails"]), "{}", r.text);
-    assert_eq!(r.body["emails"], json!([{ "value": "ada@example.com" }, { "value": "ada@home.org" }]), "{}", r.text);
-    let r = scim.get(&format!("{ada_path}?excludedAttributes=emails,groups,{ENTERPRISE}")).await;
-    assert!(r.body.get("emails").is_none() && r.body.get("groups").is_none(), "{}", r.text);
+    let r = scim
+        .get(&format!("{ada_path}?attributes=userName,emails.value"))
+        .await;
+    assert_eq!(
+        keys(&r.body),
+        set(&["id", "schemas", "userName", "emails"]),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        r.body["emails"],
+        json!([{ "value": "ada@example.com" }, { "value": "ada@home.org" }]),
+        "{}",
+        r.text
+    );
+    let r = scim
+        .get(&format!(
+            "{ada_path}?excludedAttributes=emails,groups,{ENTERPRISE}"
+        ))
+        .await;
+    assert!(
+        r.body.get("emails").is_none() && r.body.get("groups").is_none(),
+        "{}",
+        r.text
+    );
     assert!(r.body.get(ENTERPRISE).is_none(), "{}", r.text);
     assert_eq!(r.body["schemas"], json!([USER]), "{}", r.text);
     assert_eq!(r.body["title"], "Engineer", "{}", r.text);
@@ -698,18 +910,37 @@ async fn attributes_and_excluded_attributes_and_never_the_password() {
     assert_eq!(r.list_of("displayName").len(), 3, "{}", r.text);
     for g in r.body["Resources"].as_array().unwrap() {
         assert!(g.get("members").is_none(), "{}", r.text);
-        assert!(g.get("displayName").is_some() && g.get("meta").is_some(), "{}", r.text);
+        assert!(
+            g.get("displayName").is_some() && g.get("meta").is_some(),
+            "{}",
+            r.text
+        );
     }
-    let r = scim.get(&format!("/Groups/{}?excludedAttributes=members", f.eng)).await;
+    let r = scim
+        .get(&format!("/Groups/{}?excludedAttributes=members", f.eng))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body.get("members").is_none(), "{}", r.text);
     assert_eq!(r.body["displayName"], "Engineering", "{}", r.text);
-    let r = scim.get(&format!("/Groups/{}?attributes=displayName", f.eng)).await;
-    assert_eq!(keys(&r.body), set(&["id", "schemas", "displayName"]), "{}", r.text);
-    let r = scim.get(&format!("/Groups/{}?attributes=members.value", f.eng)).await;
+    let r = scim
+        .get(&format!("/Groups/{}?attributes=displayName", f.eng))
+        .await;
+    assert_eq!(
+        keys(&r.body),
+        set(&["id", "schemas", "displayName"]),
+        "{}",
+        r.text
+    );
+    let r = scim
+        .get(&format!("/Groups/{}?attributes=members.value", f.eng))
+        .await;
     let members = r.body["members"].as_array().unwrap();
     assert_eq!(members.len(), 3, "{}", r.text);
-    assert!(members.iter().all(|m| keys(m) == set(&["value"])), "{}", r.text);
+    assert!(
+        members.iter().all(|m| keys(m) == set(&["value"])),
+        "{}",
+        r.text
+    );
 
     // The password is write-only: in no response, whatever is asked for.
     const SECRET: &str = "Tr0ub4dor & 3 zebras crossing";
@@ -717,24 +948,42 @@ async fn attributes_and_excluded_attributes_and_never_the_password() {
         "schemas": [USER], "userName": "pw@example.com", "password": SECRET,
         "emails": [{ "value": "pw@example.com", "type": "work", "primary": true }]
     });
-    let created = scim.post("/Users?attributes=password,userName", &body).await;
+    let created = scim
+        .post("/Users?attributes=password,userName", &body)
+        .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let path = format!("/Users/{}", created.id());
     body["id"] = created.body["id"].clone();
     let responses = vec![
         created,
-        scim.post("/Users", &json!({ "schemas": [USER], "userName": "pw2@example.com", "password": SECRET })).await,
+        scim.post(
+            "/Users",
+            &json!({ "schemas": [USER], "userName": "pw2@example.com", "password": SECRET }),
+        )
+        .await,
         scim.get(&path).await,
         scim.get(&format!("{path}?attributes=password")).await,
         scim.put(&path, &body).await,
-        scim.patch_ops(&path, json!([{ "op": "replace", "path": "password", "value": SECRET }])).await,
+        scim.patch_ops(
+            &path,
+            json!([{ "op": "replace", "path": "password", "value": SECRET }]),
+        )
+        .await,
         scim.get("/Users").await,
         query(&scim, "Users", &[("attributes", "password")]).await,
-        scim.post("/Users/.search", &json!({ "schemas": [SEARCH], "attributes": ["password", "userName"] })).await,
+        scim.post(
+            "/Users/.search",
+            &json!({ "schemas": [SEARCH], "attributes": ["password", "userName"] }),
+        )
+        .await,
     ];
     for r in &responses {
         assert!(r.status < 300, "{}", r.text);
-        assert!(!has_key_anywhere(&r.body, "password"), "password returned: {}", r.text);
+        assert!(
+            !has_key_anywhere(&r.body, "password"),
+            "password returned: {}",
+            r.text
+        );
         assert!(!r.text.contains(SECRET), "the secret returned: {}", r.text);
     }
     s.stop().await;
@@ -746,11 +995,6 @@ async fn attributes_and_excluded_attributes_and_never_the_password() {
 async fn search_requests_per_type_and_at_the_root() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
-    let search = |body: Value| json!({ "schemas": [SEARCH] }).as_object().cloned().map(|mut o| {
-        o.extend(body.as_object().cloned().unwrap());
-        Value::Object(o)
-    }).unwrap();
-
     // The same query by GET and by POST .search gives the same answer.
     let get = query(
         &scim,
@@ -778,43 +1022,119 @@ async fn search_requests_per_type_and_at_the_root() {
         )
         .await;
     assert_eq!(post.status, 200, "{}", post.text);
-    assert_eq!(post.body, get.body, "POST .search {} vs GET {}", post.text, get.text);
+    assert_eq!(
+        post.body, get.body,
+        "POST .search {} vs GET {}",
+        post.text, get.text
+    );
 
     let filter = format!(r#"members.value eq "{}""#, f.id[ADA]);
-    let get = query(&scim, "Groups", &[("filter", &filter), ("excludedAttributes", "members")]).await;
-    assert_list(&get, "Groups GET", "displayName", &["Engineering", "Research"]);
+    let get = query(
+        &scim,
+        "Groups",
+        &[
+            ("filter", filter.as_str()),
+            ("excludedAttributes", "members"),
+        ],
+    )
+    .await;
+    assert_list(
+        &get,
+        "Groups GET",
+        "displayName",
+        &["Engineering", "Research"],
+    );
     let post = scim
-        .post("/Groups/.search", &search(json!({ "filter": filter, "excludedAttributes": ["members"] })))
+        .post(
+            "/Groups/.search",
+            &search(json!({ "filter": filter, "excludedAttributes": ["members"] })),
+        )
         .await;
     assert_eq!(post.status, 200, "{}", post.text);
-    assert_eq!(set(&post.list_of("displayName")), set(&["Engineering", "Research"]), "{}", post.text);
-    assert_eq!(post.body["totalResults"], get.body["totalResults"], "{}", post.text);
-    assert!(post.body["Resources"].as_array().unwrap().iter().all(|g| g.get("members").is_none()), "{}", post.text);
+    assert_eq!(
+        set(&post.list_of("displayName")),
+        set(&["Engineering", "Research"]),
+        "{}",
+        post.text
+    );
+    assert_eq!(
+        post.body["totalResults"], get.body["totalResults"],
+        "{}",
+        post.text
+    );
+    assert!(
+        post.body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g.get("members").is_none()),
+        "{}",
+        post.text
+    );
 
     // Paging and clamping in a SearchRequest as in a query string.
-    let r = scim.post("/Users/.search", &search(json!({ "startIndex": -1, "count": 1 }))).await;
-    assert_eq!((r.body["totalResults"].clone(), r.body["startIndex"].clone()), (json!(6), json!(1)), "{}", r.text);
+    let r = scim
+        .post(
+            "/Users/.search",
+            &search(json!({ "startIndex": -1, "count": 1 })),
+        )
+        .await;
+    assert_eq!(
+        (r.body["totalResults"].clone(), r.body["startIndex"].clone()),
+        (json!(6), json!(1)),
+        "{}",
+        r.text
+    );
     assert_eq!(r.list_of("userName").len(), 1, "{}", r.text);
 
     // A SearchRequest needs its schema; a bad filter in one is invalidFilter.
     for path in ["/Users/.search", "/Groups/.search", "/.search"] {
         let r = scim.post(path, &json!({ "filter": "userName pr" })).await;
         r.assert_error(400, Some("invalidSyntax"));
-        let r = scim.post(path, &json!({ "schemas": [USER], "filter": "userName pr" })).await;
+        let r = scim
+            .post(path, &json!({ "schemas": [USER], "filter": "userName pr" }))
+            .await;
         r.assert_error(400, Some("invalidSyntax"));
-        let r = scim.post(path, &search(json!({ "filter": "userName eq" }))).await;
+        let r = scim
+            .post(path, &search(json!({ "filter": "userName eq" })))
+            .await;
         r.assert_error(400, Some("invalidFilter"));
     }
 
     // At the root: Users, then Groups, paged as one list.
-    let r = scim.post("/.search", &search(json!({ "filter": r#"meta.resourceType eq "User""# }))).await;
+    let r = scim
+        .post(
+            "/.search",
+            &search(json!({ "filter": r#"meta.resourceType eq "User""# })),
+        )
+        .await;
     assert_list(&r, "root resourceType User", "userName", &ALL);
-    let r = scim.post("/.search", &search(json!({ "filter": r#"meta.resourceType eq "Group""# }))).await;
-    assert_list(&r, "root resourceType Group", "displayName", &["Engineering", "Research", "Leadership"]);
+    let r = scim
+        .post(
+            "/.search",
+            &search(json!({ "filter": r#"meta.resourceType eq "Group""# })),
+        )
+        .await;
+    assert_list(
+        &r,
+        "root resourceType Group",
+        "displayName",
+        &["Engineering", "Research", "Leadership"],
+    );
     let ing = search(json!({ "filter": r#"displayName co "ING""# }));
     let r = scim.post("/.search", &ing).await;
-    assert_list(&r, "root displayName", "displayName", &["Alan Turing", "Engineering"]);
-    let types: Vec<&Value> = r.body["Resources"].as_array().unwrap().iter().map(|x| &x["meta"]["resourceType"]).collect();
+    assert_list(
+        &r,
+        "root displayName",
+        "displayName",
+        &["Alan Turing", "Engineering"],
+    );
+    let types: Vec<&Value> = r.body["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| &x["meta"]["resourceType"])
+        .collect();
     assert_eq!(types, [&json!("User"), &json!("Group")], "{}", r.text);
     let mut second = ing.clone();
     second["startIndex"] = json!(2);
@@ -823,10 +1143,17 @@ async fn search_requests_per_type_and_at_the_root() {
     assert_eq!(r.body["totalResults"], 2, "{}", r.text);
     assert_eq!(r.list_of("displayName"), ["Engineering"], "{}", r.text);
     // A filter only Users understand: no Groups, no error.
-    let r = scim.post("/.search", &search(json!({ "filter": r#"userName eq "ada@example.com""# }))).await;
+    let r = scim
+        .post(
+            "/.search",
+            &search(json!({ "filter": r#"userName eq "ada@example.com""# })),
+        )
+        .await;
     assert_list(&r, "root userName", "userName", &[ADA]);
     // Nobody understands it: invalidFilter.
-    let r = scim.post("/.search", &search(json!({ "filter": r#"nosuch eq "x""# }))).await;
+    let r = scim
+        .post("/.search", &search(json!({ "filter": r#"nosuch eq "x""# })))
+        .await;
     r.assert_error(400, Some("invalidFilter"));
     // Without a filter: too many.
     let r = scim.post("/.search", &search(json!({ "count": 10 }))).await;
