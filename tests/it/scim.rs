@@ -498,3 +498,383 @@ async fn etags_and_preconditions() {
     assert_eq!(r.status, 304);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn bulk_with_bulk_id_references_and_fail_on_errors() {
+    let s = server().await;
+    let scim = Scim::new(&s, "acme").await;
+
+    // The group refers to users created in the same request, one of them defined after it
+    // (a forward reference); a PATCH refers to the group by bulkId in its path.
+    let r = scim
+        .post(
+            "/Bulk",
+            &json!({
+                "schemas": [BULK],
+                "Operations": [
+                    { "method": "POST", "path": "/Groups", "bulkId": "g1", "data": {
+                        "schemas": [GROUP], "displayName": "Tour",
+                        "members": [{ "type": "User", "value": "bulkId:u1" }, { "value": "bulkId:u2" }]
+                    }},
+                    { "method": "POST", "path": "/Users", "bulkId": "u1",
+                      "data": entra_user("u1@example.com", "x1") },
+                    { "method": "POST", "path": "/Users", "bulkId": "u2",
+                      "data": entra_user("u2@example.com", "x2") },
+                    { "method": "PATCH", "path": "/Groups/bulkId:g1", "data": {
+                        "schemas": [PATCH_OP],
+                        "Operations": [{ "op": "replace", "path": "displayName", "value": "Tour 2" }]
+                    }},
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["schemas"],
+        json!(["urn:ietf:params:scim:api:messages:2.0:BulkResponse"])
+    );
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 4, "{}", r.text);
+    let by_bulk = |id: &str| ops.iter().find(|o| o["bulkId"] == id).unwrap().clone();
+    for b in ["u1", "u2", "g1"] {
+        assert_eq!(by_bulk(b)["status"], "201", "{b}: {}", r.text);
+        assert!(by_bulk(b)["location"].as_str().unwrap().starts_with(&scim.base));
+        assert!(by_bulk(b)["version"].as_str().unwrap().starts_with("W/"));
+    }
+    let patch = ops.iter().find(|o| o["method"] == "PATCH").unwrap();
+    assert_eq!(patch["status"], "200", "{}", r.text);
+    let group = scim
+        .get(by_bulk("g1")["location"].as_str().unwrap().trim_start_matches(&scim.base))
+        .await;
+    assert_eq!(group.body["displayName"], "Tour 2");
+    let members: Vec<&str> = group.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(members.len(), 2);
+    for b in ["u1", "u2"] {
+        let loc = by_bulk(b)["location"].as_str().unwrap().to_string();
+        assert!(members.iter().any(|m| loc.ends_with(m)), "{b}");
+    }
+
+    // failOnErrors: 1 stops after the first error; the rest is not run.
+    let r = scim
+        .post(
+            "/Bulk",
+            &json!({
+                "schemas": [BULK],
+                "failOnErrors": 1,
+                "Operations": [
+                    { "method": "POST", "path": "/Users", "bulkId": "dup",
+                      "data": entra_user("u1@example.com", "again") },
+                    { "method": "POST", "path": "/Users", "bulkId": "never",
+                      "data": entra_user("never@example.com", "n") },
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 1, "{}", r.text);
+    assert_eq!(ops[0]["status"], "409");
+    assert_eq!(ops[0]["response"]["scimType"], "uniqueness");
+    assert_eq!(scim.filter("Users", "userName eq \"never@example.com\"").await.body["totalResults"], 0);
+
+    // Without failOnErrors every operation runs; a reference to a failed or unknown bulkId
+    // fails that operation, and a circular reference is reported, not looped on.
+    let r = scim
+        .post(
+            "/Bulk",
+            &json!({
+                "schemas": [BULK],
+                "Operations": [
+                    { "method": "POST", "path": "/Users", "bulkId": "bad",
+                      "data": { "schemas": [USER], "userName": "no address" } },
+                    { "method": "POST", "path": "/Groups", "bulkId": "gbad", "data": {
+                        "schemas": [GROUP], "displayName": "Refers to bad",
+                        "members": [{ "value": "bulkId:bad" }] } },
+                    { "method": "POST", "path": "/Groups", "bulkId": "c1", "data": {
+                        "schemas": [GROUP], "displayName": "C1", "members": [{ "value": "bulkId:c2" }] } },
+                    { "method": "POST", "path": "/Groups", "bulkId": "c2", "data": {
+                        "schemas": [GROUP], "displayName": "C2", "members": [{ "value": "bulkId:c1" }] } },
+                    { "method": "DELETE", "path": "/Users/00000000-0000-0000-0000-000000000000" },
+                    { "method": "GET", "path": "/Users" },
+                    { "method": "POST", "path": "/Users", "bulkId": "ok",
+                      "data": entra_user("ok@example.com", "ok") },
+                ]
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ops = r.body["Operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 7, "{}", r.text);
+    let status_of = |b: &str| {
+        ops.iter()
+            .find(|o| o["bulkId"] == b)
+            .map(|o| o["status"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(status_of("bad"), "400");
+    assert_eq!(status_of("gbad"), "409");
+    assert_eq!(status_of("c1"), "409");
+    assert_eq!(status_of("ok"), "201");
+    assert!(ops.iter().any(|o| o["method"] == "DELETE" && o["status"] == "404"));
+    assert!(ops.iter().any(|o| o["method"] == "GET" && o["status"] == "400"));
+
+    // maxOperations and maxPayloadSize are advertised and enforced.
+    let spc = scim.get("/ServiceProviderConfig").await;
+    assert_eq!(spc.status, 200, "{}", spc.text);
+    let max_ops = spc.body["bulk"]["maxOperations"].as_u64().unwrap() as usize;
+    let max_payload = spc.body["bulk"]["maxPayloadSize"].as_u64().unwrap() as usize;
+    assert_eq!(spc.body["bulk"]["supported"], true);
+    let too_many: Vec<Value> = (0..=max_ops)
+        .map(|i| json!({ "method": "DELETE", "path": format!("/Users/{i}") }))
+        .collect();
+    scim.post("/Bulk", &json!({ "schemas": [BULK], "Operations": too_many }))
+        .await
+        .assert_error(413, None);
+    let huge = "x".repeat(max_payload);
+    scim.post(
+        "/Bulk",
+        &json!({ "schemas": [BULK], "Operations": [{ "method": "POST", "path": "/Users", "bulkId": "h", "data": { "schemas": [USER], "userName": huge } }] }),
+    )
+    .await
+    .assert_error(413, None);
+    // Malformed requests.
+    scim.post("/Bulk", &json!({ "Operations": [] }))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    scim.post(
+        "/Bulk",
+        &json!({ "schemas": [BULK], "Operations": [{ "method": "POST", "path": "/Users", "data": {} }] }),
+    )
+    .await
+    .assert_error(400, Some("invalidSyntax"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn errors_carry_the_right_scim_type() {
+    let s = server().await;
+    let scim = Scim::new(&s, "acme").await;
+    let u = scim.create_user(entra_user("ada@example.com", "a")).await;
+    let path = format!("/Users/{}", u["id"].as_str().unwrap());
+
+    // invalidSyntax: not JSON, no schemas, a PatchOp without Operations.
+    let r = reqwest::Client::new()
+        .post(format!("{}/Users", scim.base))
+        .bearer_auth(&scim.token)
+        .header("content-type", "application/scim+json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidSyntax");
+    scim.post("/Users", &json!({ "userName": "x@example.com" }))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    scim.patch(&path, &json!({ "schemas": [PATCH_OP] }))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    scim.patch_ops(&path, json!([{ "op": "frobnicate", "path": "title", "value": "x" }]))
+        .await
+        .assert_error(400, Some("invalidSyntax"));
+    // invalidPath: a path that does not parse, or names nothing.
+    scim.patch_ops(&path, json!([{ "op": "replace", "path": "emails[type eq", "value": "x" }]))
+        .await
+        .assert_error(400, Some("invalidPath"));
+    scim.patch_ops(&path, json!([{ "op": "replace", "path": "nonsense", "value": "x" }]))
+        .await
+        .assert_error(400, Some("invalidPath"));
+    // noTarget: a value filter that matches nothing, or remove without a path.
+    scim.patch_ops(&path, json!([{ "op": "remove", "path": "emails[type eq \"home\"]" }]))
+        .await
+        .assert_error(400, Some("noTarget"));
+    scim.patch_ops(&path, json!([{ "op": "remove" }]))
+        .await
+        .assert_error(400, Some("noTarget"));
+    // invalidValue: a wrong type, a missing required attribute.
+    scim.patch_ops(&path, json!([{ "op": "replace", "path": "active", "value": 42 }]))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    scim.post("/Users", &json!({ "schemas": [USER], "userName": 7 }))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    scim.post("/Users", &json!({ "schemas": [USER], "emails": [{ "value": "x@example.com" }] }))
+        .await
+        .assert_error(400, Some("invalidValue"));
+    // mutability: read-only attributes.
+    scim.patch_ops(&path, json!([{ "op": "replace", "path": "id", "value": "x" }]))
+        .await
+        .assert_error(400, Some("mutability"));
+    scim.patch_ops(&path, json!([{ "op": "add", "path": "groups", "value": [{ "value": "x" }] }]))
+        .await
+        .assert_error(400, Some("mutability"));
+    // uniqueness.
+    scim.post("/Users", &entra_user("ADA@EXAMPLE.COM", "z"))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    // invalidFilter and sensitive.
+    scim.filter("Users", "userName eq").await.assert_error(400, Some("invalidFilter"));
+    scim.filter("Users", "password eq \"x\"").await.assert_error(403, Some("sensitive"));
+    // tooMany: a search of everything at the root.
+    scim.post("/.search", &json!({ "schemas": [SEARCH] }))
+        .await
+        .assert_error(400, Some("tooMany"));
+    // invalidVers: another protocol version.
+    let r = reqwest::Client::new()
+        .get(s.url("/t/acme/scim/v1/Users"))
+        .bearer_auth(&scim.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["scimType"], "invalidVers");
+
+    // Unknown paths and ids: SCIM 404. Unsupported methods: 405. Other media types: 415.
+    scim.get("/Nope").await.assert_error(404, None);
+    scim.get("/Groups/00000000-0000-0000-0000-000000000000").await.assert_error(404, None);
+    scim.get("/Schemas/urn:nope").await.assert_error(404, None);
+    scim.get("/ResourceTypes/Nope").await.assert_error(404, None);
+    scim.delete("/ServiceProviderConfig").await.assert_error(405, None);
+    scim.put("/Users", &json!({})).await.assert_error(405, None);
+    scim.send(Method::GET, "/Bulk", None, &[]).await.assert_error(405, None);
+    scim.delete("/Schemas").await.assert_error(405, None);
+    let r = reqwest::Client::new()
+        .post(format!("{}/Users", scim.base))
+        .bearer_auth(&scim.token)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    // application/json is accepted too.
+    let r = reqwest::Client::new()
+        .post(format!("{}/Users", scim.base))
+        .bearer_auth(&scim.token)
+        .json(&entra_user("json@example.com", "j"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    scim.get("/Me").await.assert_error(501, None);
+
+    // Nothing of the above changed Ada.
+    let r = scim.get(&path).await;
+    assert_eq!(r.body["meta"]["version"], u["meta"]["version"]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_endpoints_describe_what_is_enforced() {
+    let s = server().await;
+    let scim = Scim::new(&s, "acme").await;
+    let spc = scim.get("/ServiceProviderConfig").await;
+    assert_eq!(spc.status, 200, "{}", spc.text);
+    for f in ["patch", "bulk", "filter", "changePassword", "sort", "etag"] {
+        assert_eq!(spc.body[f]["supported"], true, "{f}: {}", spc.text);
+    }
+    assert_eq!(spc.body["filter"]["maxResults"], 1000);
+    assert_eq!(spc.body["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    assert_eq!(
+        spc.body["meta"]["location"],
+        format!("{}/ServiceProviderConfig", scim.base)
+    );
+
+    let schemas = scim.get("/Schemas").await;
+    assert_eq!(schemas.body["totalResults"], 3, "{}", schemas.text);
+    let ids = schemas.list_of("id");
+    for id in [USER, ENTERPRISE, GROUP] {
+        assert!(ids.iter().any(|x| x == id), "{id}");
+    }
+    let user = scim.get(&format!("/Schemas/{USER}")).await;
+    assert_eq!(user.status, 200, "{}", user.text);
+    let attrs = user.body["attributes"].as_array().unwrap();
+    let user_name = attrs.iter().find(|a| a["name"] == "userName").unwrap();
+    assert_eq!(user_name["uniqueness"], "server");
+    assert_eq!(user_name["caseExact"], false);
+    let password = attrs.iter().find(|a| a["name"] == "password").unwrap();
+    assert_eq!(password["returned"], "never");
+    assert_eq!(password["mutability"], "writeOnly");
+
+    let types = scim.get("/ResourceTypes").await;
+    assert_eq!(types.body["totalResults"], 2, "{}", types.text);
+    let u = scim.get("/ResourceTypes/User").await;
+    assert_eq!(u.body["endpoint"], "/Users", "{}", u.text);
+    assert_eq!(u.body["schema"], USER);
+    assert_eq!(u.body["schemaExtensions"][0]["schema"], ENTERPRISE);
+    let g = scim.get("/ResourceTypes/Group").await;
+    assert_eq!(g.body["endpoint"], "/Groups", "{}", g.text);
+    s.stop().await;
+}
+
+/// Membership of a large group is changed row by row: adding and removing one member does
+/// not rewrite (or return) the others.
+#[tokio::test]
+async fn large_group_membership() {
+    let s = server().await;
+    let scim = Scim::new(&s, "acme").await;
+    let n = 1000;
+    let ops: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({ "method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                    "data": { "schemas": [USER], "userName": format!("user{i}@example.com") } })
+        })
+        .collect();
+    let r = scim.post("/Bulk", &json!({ "schemas": [BULK], "Operations": ops })).await;
+    assert_eq!(r.status, 200);
+    let ids: Vec<String> = r.body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["location"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), n);
+    let g = scim
+        .post("/Groups", &json!({ "schemas": [GROUP], "displayName": "Everyone" }))
+        .await;
+    let gpath = format!("/Groups/{}", g.id());
+    let members: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
+    let r = scim
+        .patch_ops(&gpath, json!([{ "op": "add", "path": "members", "value": members }]))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // Adding members that are members already changes nothing.
+    let r = scim
+        .patch_ops(&gpath, json!([{ "op": "add", "path": "members", "value": [{ "value": ids[0] }] }]))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = scim
+        .patch_ops(&gpath, json!([{ "op": "remove", "path": format!("members[value eq \"{}\"]", ids[1]) }]))
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    // The group without its members, and with them.
+    let r = scim.get(&format!("{gpath}?excludedAttributes=members")).await;
+    assert!(r.body.get("members").is_none());
+    assert_eq!(r.body["displayName"], "Everyone");
+    let r = scim.get(&gpath).await;
+    assert_eq!(r.body["members"].as_array().unwrap().len(), n - 1);
+    // Who is in it, by filter, in the database.
+    let r = scim
+        .filter("Groups", &format!("members.value eq \"{}\"", ids[2]))
+        .await;
+    assert_eq!(r.body["totalResults"], 1, "{}", r.text);
+    let r = scim
+        .filter("Groups", &format!("members[value eq \"{}\"]", ids[1]))
+        .await;
+    assert_eq!(r.body["totalResults"], 0, "{}", r.text);
+    // An unknown member id is refused and changes nothing.
+    scim.patch_ops(
+        &gpath,
+        json!([{ "op": "add", "path": "members", "value": [{ "value": "00000000-0000-0000-0000-000000000000" }] }]),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    s.stop().await;
+}
