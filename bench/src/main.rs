@@ -10,6 +10,7 @@ use anyhow::Context;
 
 mod bounds;
 mod load;
+mod scim;
 mod sessions;
 mod targets;
 
@@ -99,6 +100,38 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
+const SCIM_USAGE: &str = "plinto-bench --scim [--users N] [--connections C] [--secs S] [--pg-url URL] [--no-pin]
+
+  SCIM on PostgreSQL: bulk create throughput, then filtered list latency over N users
+  (default 100000 users, 8 connections, 10 s per filter)";
+
+fn scim_args(raw: &[String]) -> anyhow::Result<scim::Args> {
+    let mut args = scim::Args {
+        users: 100_000,
+        connections: 8,
+        secs: 10.0,
+        pg_url: "postgres://postgres@127.0.0.1:5432/postgres".into(),
+        pin: true,
+    };
+    let mut it = raw.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{a} needs a value\n{SCIM_USAGE}"));
+        match a.as_str() {
+            "--users" => args.users = value()?.parse()?,
+            "--connections" => args.connections = value()?.parse()?,
+            "--secs" => args.secs = value()?.parse()?,
+            "--pg-url" => args.pg_url = value()?.clone(),
+            "--no-pin" => args.pin = false,
+            "-h" | "--help" => {
+                println!("{SCIM_USAGE}");
+                std::process::exit(0);
+            }
+            other => anyhow::bail!("unknown argument {other}\n{SCIM_USAGE}"),
+        }
+    }
+    Ok(args)
+}
+
 /// A fresh PostgreSQL database for the run; `None` (with a note) when the server is not there.
 async fn fresh_pg(url: &str) -> Option<String> {
     use sea_orm::ConnectionTrait;
@@ -139,6 +172,9 @@ async fn main() -> anyhow::Result<()> {
         let secs = raw.get(2).and_then(|s| s.parse().ok()).unwrap_or(1.5);
         println!("{}", bounds::measure(secs).to_line());
         return Ok(());
+    }
+    if raw.get(1).map(String::as_str) == Some("--scim") {
+        return scim::run(scim_args(&raw[2..])?).await;
     }
     let args = parse_args()?;
     // reqwest is built without a TLS provider of its own here (Plinto's choice); loopback

@@ -139,7 +139,7 @@ fn plinto_command(place: &Placement, s: &PlintoSetup, port: u16) -> anyhow::Resu
     Ok(cmd)
 }
 
-fn cli(s: &PlintoSetup, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+pub fn cli(s: &PlintoSetup, args: &[&str]) -> anyhow::Result<serde_json::Value> {
     let out = Command::new(&s.bin)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
