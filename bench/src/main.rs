@@ -100,7 +100,8 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(args)
 }
 
-const SCIM_USAGE: &str = "plinto-bench --scim [--users N] [--connections C] [--secs S] [--pg-url URL] [--no-pin]
+const SCIM_USAGE: &str =
+    "plinto-bench --scim [--users N] [--connections C] [--secs S] [--pg-url URL] [--no-pin]
 
   SCIM on PostgreSQL: bulk create throughput, then filtered list latency over N users
   (default 100000 users, 8 connections, 10 s per filter)";
@@ -115,7 +116,10 @@ fn scim_args(raw: &[String]) -> anyhow::Result<scim::Args> {
     };
     let mut it = raw.iter();
     while let Some(a) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{a} needs a value\n{SCIM_USAGE}"));
+        let mut value = || {
+            it.next()
+                .with_context(|| format!("{a} needs a value\n{SCIM_USAGE}"))
+        };
         match a.as_str() {
             "--users" => args.users = value()?.parse()?,
             "--connections" => args.connections = value()?.parse()?,

@@ -44,7 +44,9 @@ fn user(i: usize) -> Value {
 
 /// A cheap deterministic sequence of user numbers (no RNG dependency).
 fn pick(n: &mut u64, max: usize) -> usize {
-    *n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    *n = n
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     ((*n >> 33) as usize) % max
 }
 
@@ -54,7 +56,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .parent()
         .context("no directory")?
         .join("plinto");
-    anyhow::ensure!(bin.is_file(), "{} is missing: build it first", bin.display());
+    anyhow::ensure!(
+        bin.is_file(),
+        "{} is missing: build it first",
+        bin.display()
+    );
     let place = Placement {
         server_cpu: (args.pin && crate::online_cpus() >= 2 && crate::which_taskset()).then_some(0),
     };
@@ -62,10 +68,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("the SCIM bench needs PostgreSQL")?;
     let dir = tempfile::tempdir()?;
-    let target = targets::plinto("Plinto PostgreSQL", &bin, dir.path().to_path_buf(), db_url, &place).await?;
+    let target = targets::plinto(
+        "Plinto PostgreSQL",
+        &bin,
+        dir.path().to_path_buf(),
+        db_url,
+        &place,
+    )
+    .await?;
     let setup = target.plinto.as_ref().context("a Plinto target")?;
-    let token = targets::cli(setup, &["scim-token", "create", "--tenant", "default", "--name", "bench"])?
-        ["token"]
+    let token = targets::cli(
+        setup,
+        &[
+            "scim-token",
+            "create",
+            "--tenant",
+            "default",
+            "--name",
+            "bench",
+        ],
+    )?["token"]
         .as_str()
         .context("token")?
         .to_string();
@@ -92,7 +114,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             let mut created = 0usize;
             let mut failed = 0usize;
             loop {
-                let Some(body) = queue.lock().await.pop() else { break };
+                let Some(body) = queue.lock().await.pop() else {
+                    break;
+                };
                 let res = http
                     .post(format!("{base}/Bulk"))
                     .bearer_auth(token.as_str())
@@ -133,17 +157,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let n = args.users.max(1);
     type Make = fn(usize) -> String;
     let queries: Vec<(&str, Make)> = vec![
-        ("userName eq (indexed column)", |i| format!("userName eq \"USER{i}@example.com\"")),
-        ("externalId eq (indexed column)", |i| format!("externalId eq \"ext-{i}\"")),
+        ("userName eq (indexed column)", |i| {
+            format!("userName eq \"USER{i}@example.com\"")
+        }),
+        ("externalId eq (indexed column)", |i| {
+            format!("externalId eq \"ext-{i}\"")
+        }),
         ("emails[type eq \"work\"].value eq (JSON array)", |i| {
             format!("emails[type eq \"work\"].value eq \"user{i}@example.com\"")
         }),
-        ("name.familyName eq (JSON), count=10", |i| format!("name.familyName eq \"Family{}\"", i % 5000)),
-        ("title eq and active eq, count=10", |i| format!("title eq \"Title {}\" and active eq true", i % 50)),
+        ("name.familyName eq (JSON), count=10", |i| {
+            format!("name.familyName eq \"Family{}\"", i % 5000)
+        }),
+        ("title eq and active eq, count=10", |i| {
+            format!("title eq \"Title {}\" and active eq true", i % 50)
+        }),
         ("enterprise department eq, count=10", |i| {
             format!("{ENTERPRISE}:department eq \"Dept {}\"", i % 100)
         }),
-        ("displayName sw, count=10", |i| format!("displayName sw \"User {}\"", i % 1000)),
+        ("displayName sw, count=10", |i| {
+            format!("displayName sw \"User {}\"", i % 1000)
+        }),
     ];
     let mut rows = Vec::new();
     for (label, make) in queries {
@@ -173,7 +207,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
                         Ok(r) => {
                             if run.first_error.is_none() {
-                                run.first_error = Some(format!("{} {}", r.status(), r.text().await.unwrap_or_default()));
+                                run.first_error = Some(format!(
+                                    "{} {}",
+                                    r.status(),
+                                    r.text().await.unwrap_or_default()
+                                ));
                             }
                             false
                         }

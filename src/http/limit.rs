@@ -22,6 +22,11 @@ fn speaks_json(path: &str) -> bool {
     (path.contains("/oauth2/") && !html_oauth) || path.contains("/.well-known/")
 }
 
+/// Whether the route is SCIM's (the SCIM error schema).
+fn speaks_scim(path: &str) -> bool {
+    path.contains("/scim/")
+}
+
 pub async fn per_ip(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -37,7 +42,9 @@ pub async fn per_ip(
     let Some(Refusal::Limited { retry_after }) = refusal else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let res = if speaks_json(req.path()) {
+    let res = if speaks_scim(req.path()) {
+        crate::scim::error::ScimError::from(Refusal::Limited { retry_after }).error_response()
+    } else if speaks_json(req.path()) {
         crate::oidc::error::OAuthError::rate_limited(retry_after).error_response()
     } else {
         crate::ui::UiError::RateLimited(retry_after).error_response()

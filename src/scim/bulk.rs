@@ -1,17 +1,19 @@
 //! SCIM Bulk (RFC 7644 §3.7): up to `maxOperations` operations in one request, each run as
-//! the single request it stands for (its own transaction). `bulkId:<id>` anywhere in an
+//! the single request it stands for. `bulkId:<id>` anywhere in an
 //! operation's `data` or `path` is replaced by the id of the resource that the operation
 //! with that `bulkId` created; operations run in an order that resolves such references
 //! (an operation that refers to a later one waits for it). `failOnErrors` stops processing
-//! after that many errors.
+//! after that many errors. The operations run in one transaction, each in a savepoint: a
+//! failed one is rolled back alone, and the whole request is one commit.
 
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
+use sea_orm::TransactionSession;
 use serde_json::{Map, Value, json};
 
 use super::error::{ScimError, ScimResult};
-use super::{BULK_REQUEST, BULK_RESPONSE, Ctx, LIMITS, groups, users};
+use super::{BULK_REQUEST, BULK_RESPONSE, Ctx, Db, LIMITS, groups, users};
 
 struct Op {
     method: String,
@@ -136,7 +138,7 @@ struct Outcome {
     id: Option<String>,
 }
 
-async fn execute(ctx: &Ctx<'_>, op: &Op) -> ScimResult<Outcome> {
+async fn execute<C: Db>(ctx: &Ctx<'_, C>, op: &Op) -> ScimResult<Outcome> {
     let segments: Vec<&str> = op.path.trim_matches('/').split('/').collect();
     let data = || {
         op.data
@@ -205,8 +207,14 @@ async fn execute(ctx: &Ctx<'_>, op: &Op) -> ScimResult<Outcome> {
 }
 
 /// Run a bulk request; the `BulkResponse`.
-pub async fn run(ctx: &Ctx<'_>, body: &Value) -> ScimResult<Value> {
+pub async fn run<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<Value> {
     let (fail_on_errors, ops) = parse(body)?;
+    // One transaction for the request, one savepoint per operation: an operation that fails
+    // leaves no trace and the others stand, and the request costs one commit, not one per
+    // operation.
+    let txn = ctx.db.begin().await?;
+    let inner = ctx.on(&txn);
+    let ctx = &inner;
     let defined: std::collections::HashSet<String> =
         ops.iter().filter_map(|o| o.bulk_id.clone()).collect();
     let mut created: HashMap<String, String> = HashMap::new();
@@ -296,5 +304,6 @@ pub async fn run(ctx: &Ctx<'_>, body: &Value) -> ScimResult<Value> {
         }
         results.push(Value::Object(entry));
     }
+    txn.commit().await?;
     Ok(json!({ "schemas": [BULK_RESPONSE], "Operations": results }))
 }

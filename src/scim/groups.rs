@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use entity::{scim_group, scim_group_member, user};
 use sea_orm::ExprTrait;
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Set, Statement, TransactionSession,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -22,7 +22,7 @@ use super::list::{ListQuery, Projection};
 use super::patch::{OpKind, PatchOp};
 use super::schema::{self, GROUP};
 use super::sql::{self, Table};
-use super::{Ctx, check_if_match, meta, patch};
+use super::{Ctx, Db, check_if_match, meta, patch};
 use crate::audit::{self, actions};
 
 const MAX_DISPLAY_NAME: usize = 256;
@@ -133,8 +133,8 @@ pub async fn members_of(
     Ok(out)
 }
 
-pub fn representation(
-    ctx: &Ctx<'_>,
+pub fn representation<C: Db>(
+    ctx: &Ctx<'_, C>,
     g: &scim_group::Model,
     members: Option<&[Member]>,
 ) -> Map<String, Value> {
@@ -181,8 +181,8 @@ pub fn representation(
     out
 }
 
-pub fn projected(
-    ctx: &Ctx<'_>,
+pub fn projected<C: Db>(
+    ctx: &Ctx<'_, C>,
     g: &scim_group::Model,
     members: Option<&[Member]>,
     p: &Projection,
@@ -192,7 +192,7 @@ pub fn projected(
     doc
 }
 
-pub async fn find(ctx: &Ctx<'_>, id: &str) -> ScimResult<scim_group::Model> {
+pub async fn find<C: Db>(ctx: &Ctx<'_, C>, id: &str) -> ScimResult<scim_group::Model> {
     let missing = || ScimError::not_found(format!("Group {id} not found"));
     let uuid = Uuid::parse_str(id).map_err(|_| missing())?;
     scim_group::Entity::find_by_id(uuid)
@@ -203,8 +203,8 @@ pub async fn find(ctx: &Ctx<'_>, id: &str) -> ScimResult<scim_group::Model> {
 }
 
 /// A group and (unless the projection leaves them out) its members.
-pub async fn get(
-    ctx: &Ctx<'_>,
+pub async fn get<C: Db>(
+    ctx: &Ctx<'_, C>,
     id: &str,
     p: &Projection,
 ) -> ScimResult<(scim_group::Model, Option<Vec<Member>>)> {
@@ -222,34 +222,12 @@ pub async fn get(
     Ok((g, members))
 }
 
-pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> ScimResult<(u64, Vec<Map<String, Value>>)> {
-    let backend = ctx.db.get_database_backend();
-    let mut select =
-        scim_group::Entity::find().filter(scim_group::Column::TenantId.eq(ctx.tenant.id));
-    if let Some(f) = &q.filter {
-        select = select.filter(sql::condition(backend, Table::Groups, f)?.expr());
-    }
-    let total = select.clone().count(ctx.db).await?;
-    if q.count == 0 {
-        return Ok((total, Vec::new()));
-    }
-    let order = if q.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    if let Some(by) = &q.sort_by {
-        let e = sql::sort_expr(backend, Table::Groups, by)?;
-        select = select
-            .order_by(Expr::cust(format!("({e}) IS NULL")), Order::Asc)
-            .order_by(Expr::cust(e), order.clone());
-    }
-    let rows = select
-        .order_by(scim_group::Column::Id, order)
-        .offset(q.start_index.saturating_sub(1))
-        .limit(q.count)
-        .all(ctx.db)
-        .await?;
+pub async fn list<C: Db>(
+    ctx: &Ctx<'_, C>,
+    q: &ListQuery,
+) -> ScimResult<(u64, Vec<Map<String, Value>>)> {
+    let select = scim_group::Entity::find().filter(scim_group::Column::TenantId.eq(ctx.tenant.id));
+    let (total, rows) = sql::page(ctx.db, Table::Groups, select, scim_group::Column::Id, q).await?;
     let p = q.projection();
     let members = if p.leaves_out("members") {
         None
@@ -468,7 +446,11 @@ async fn remove_members(
     Ok(removed)
 }
 
-async fn check_unique(ctx: &Ctx<'_>, me: Option<Uuid>, normalized: &str) -> ScimResult<()> {
+async fn check_unique<C: Db>(
+    ctx: &Ctx<'_, C>,
+    me: Option<Uuid>,
+    normalized: &str,
+) -> ScimResult<()> {
     let mut q = scim_group::Entity::find()
         .filter(scim_group::Column::TenantId.eq(ctx.tenant.id))
         .filter(scim_group::Column::DisplayNameNormalized.eq(normalized));
@@ -490,9 +472,9 @@ fn unique_violation(e: sea_orm::DbErr) -> ScimError {
     }
 }
 
-async fn audit_write(
+async fn audit_write<C: Db>(
     db: &impl ConnectionTrait,
-    ctx: &Ctx<'_>,
+    ctx: &Ctx<'_, C>,
     action: &'static str,
     g: &scim_group::Model,
     details: Value,
@@ -509,7 +491,7 @@ async fn audit_write(
     Ok(())
 }
 
-pub async fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<scim_group::Model> {
+pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<scim_group::Model> {
     let f = split(parse_body(body)?)?;
     let normalized = f.display_name.to_lowercase();
     check_unique(ctx, None, &normalized).await?;
@@ -546,9 +528,9 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<scim_group::Model
 }
 
 /// Store name and externalId, bumping the version; conditional on the version read.
-async fn store(
+async fn store<C: Db>(
     txn: &impl ConnectionTrait,
-    ctx: &Ctx<'_>,
+    ctx: &Ctx<'_, C>,
     old: &scim_group::Model,
     display_name: String,
     external_id: Option<String>,
@@ -577,8 +559,8 @@ async fn store(
         .ok_or_else(|| ScimError::not_found("Group not found"))?)
 }
 
-pub async fn replace(
-    ctx: &Ctx<'_>,
+pub async fn replace<C: Db>(
+    ctx: &Ctx<'_, C>,
     id: &str,
     body: &Value,
     if_match: Option<&str>,
@@ -709,8 +691,8 @@ fn partition(ops: Vec<PatchOp>) -> ScimResult<(Vec<MemberChange>, Vec<PatchOp>)>
 
 /// PATCH: member changes run as row inserts and deletes; name and externalId through the
 /// PATCH engine.
-pub async fn patch(
-    ctx: &Ctx<'_>,
+pub async fn patch<C: Db>(
+    ctx: &Ctx<'_, C>,
     id: &str,
     body: &Value,
     if_match: Option<&str>,
@@ -821,7 +803,7 @@ fn renumber(sql: &str, by: usize) -> String {
     out
 }
 
-pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
     let old = find(ctx, id).await?;
     check_if_match(if_match, old.version)?;
     let txn = ctx.db.begin().await?;

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::error::{CONTENT_TYPE, ScimError, ScimResult};
 use super::list::{self, ListQuery, Projection};
-use super::{Ctx, LIMITS, bulk, etag, etag_matches, groups, schema, tokens, users};
+use super::{Ctx, LIMITS, bulk, etag, etag_matches, groups, schema, sql, tokens, users};
 use crate::http::routes;
 use crate::state::AppState;
 
@@ -503,7 +503,24 @@ async fn root_search(
             "a search across every resource type needs a filter",
         ));
     }
-    // Each type answers for the attributes it has; a filter neither type knows is an error.
+    // Each type answers for the attributes it has; a filter or sortBy neither type knows is
+    // an error, one that only one type knows sorts that type only.
+    let (uq, gq) = match &q.sort_by {
+        Some(by) => {
+            let backend = ctx.db.get_database_backend();
+            let u = sql::sort_expr(backend, sql::Table::Users, by);
+            let g = sql::sort_expr(backend, sql::Table::Groups, by);
+            if let (Err(e), Err(_)) = (&u, &g) {
+                return Err(e.clone());
+            }
+            let unsorted = |ok: bool| ListQuery {
+                sort_by: if ok { q.sort_by.clone() } else { None },
+                ..q.clone()
+            };
+            (unsorted(u.is_ok()), unsorted(g.is_ok()))
+        }
+        None => (q.clone(), q.clone()),
+    };
     let count_only = ListQuery {
         count: 0,
         ..q.clone()
@@ -520,7 +537,7 @@ async fn root_search(
     let mut page = Vec::new();
     let start = q.start_index;
     if start <= user_total && q.count > 0 {
-        let (_, u) = users::list(&ctx, &q).await?;
+        let (_, u) = users::list(&ctx, &uq).await?;
         page.extend(u);
     }
     let remaining = q.count.saturating_sub(page.len() as u64);
@@ -529,7 +546,7 @@ async fn root_search(
         let gq = ListQuery {
             start_index: group_start,
             count: remaining,
-            ..q.clone()
+            ..gq
         };
         let (_, g) = groups::list(&ctx, &gq).await?;
         page.extend(g);

@@ -16,7 +16,7 @@ pub mod users;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use entity::tenant;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::accounts::password::Hasher;
 use crate::audit::RequestMeta;
@@ -35,10 +35,16 @@ pub const LIMITS: schema::Limits = schema::Limits {
     max_results: 1000,
 };
 
+/// What the SCIM services run on: the database, or a transaction (Bulk runs its operations in
+/// one, each in a savepoint of its own).
+pub trait Db: ConnectionTrait + TransactionTrait + Sync {}
+
+impl<T: ConnectionTrait + TransactionTrait + Sync> Db for T {}
+
 /// What every SCIM service call needs: the database, the clock's now, the tenant, who acts
 /// (`scim:<token name>`) and where the endpoint is.
-pub struct Ctx<'a> {
-    pub db: &'a DatabaseConnection,
+pub struct Ctx<'a, C = DatabaseConnection> {
+    pub db: &'a C,
     pub now: DateTime<Utc>,
     pub hasher: &'a Hasher,
     pub tenant: tenant::Model,
@@ -46,6 +52,21 @@ pub struct Ctx<'a> {
     pub meta: RequestMeta,
     /// `{issuer}/scim/v2`, no trailing slash.
     pub base: String,
+}
+
+impl<C> Ctx<'_, C> {
+    /// The same context on another connection (a transaction).
+    pub fn on<'b, D>(&'b self, db: &'b D) -> Ctx<'b, D> {
+        Ctx {
+            db,
+            now: self.now,
+            hasher: self.hasher,
+            tenant: self.tenant.clone(),
+            actor: self.actor.clone(),
+            meta: self.meta.clone(),
+            base: self.base.clone(),
+        }
+    }
 }
 
 /// `meta.version` and the `ETag` header: a weak validator of the row's version.

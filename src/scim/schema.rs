@@ -12,6 +12,9 @@ use super::filter::AttrPath;
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// Plinto's own User extension: what it knows of an account beyond the core schema
+/// (`emailVerified`, read-only).
+pub const PLINTO_USER: &str = "urn:plinto:params:scim:schemas:extension:plinto:2.0:User";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
@@ -187,6 +190,7 @@ fn find_attr<'a>(attrs: &'a [Attribute], name: &str) -> Option<&'a Attribute> {
 const USER_JSON: &str = include_str!("schemas/user.json");
 const ENTERPRISE_USER_JSON: &str = include_str!("schemas/enterprise_user.json");
 const GROUP_JSON: &str = include_str!("schemas/group.json");
+const PLINTO_USER_JSON: &str = include_str!("schemas/plinto_user.json");
 
 /// A SCIM resource type (RFC 7643 §6): its core schema and its schema extensions.
 #[derive(Debug)]
@@ -225,10 +229,12 @@ fn load() -> Result<Registry, String> {
     let user = parse(USER_JSON)?;
     let enterprise = parse(ENTERPRISE_USER_JSON)?;
     let group = parse(GROUP_JSON)?;
+    let plinto = parse(PLINTO_USER_JSON)?;
     for (schema, id) in [
         (&user, USER),
         (&enterprise, ENTERPRISE_USER),
         (&group, GROUP),
+        (&plinto, PLINTO_USER),
     ] {
         if schema.id != id {
             return Err(format!("schema document {} should have id {id}", schema.id));
@@ -239,7 +245,7 @@ fn load() -> Result<Registry, String> {
             name: "User",
             endpoint: "/Users",
             core: user,
-            extensions: vec![enterprise],
+            extensions: vec![enterprise, plinto],
         },
         groups: ResourceType {
             name: "Group",
@@ -453,7 +459,7 @@ pub fn resource_type(name: &str) -> Option<&'static ResourceType> {
         .find(|rt| rt.name.eq_ignore_ascii_case(name))
 }
 
-/// Every schema served: User, EnterpriseUser, Group.
+/// Every schema served: User, EnterpriseUser, PlintoUser, Group.
 pub fn all_schemas() -> Vec<&'static Schema> {
     resource_types()
         .into_iter()
@@ -1437,18 +1443,18 @@ mod tests {
         assert_eq!(registry.users.extensions[0].id, ENTERPRISE_USER);
         assert_eq!(registry.groups.core.id, GROUP);
         assert!(registry.groups.extensions.is_empty());
-        assert_eq!(registry.documents.len(), 3);
+        assert_eq!(registry.documents.len(), 4);
         for (_, doc) in &registry.documents {
             assert!(doc.get("meta").is_none(), "schema documents carry no meta");
             assert!(doc.get("schemas").is_none());
         }
         let ids: Vec<&str> = all_schemas().iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, [USER, ENTERPRISE_USER, GROUP]);
+        assert_eq!(ids, [USER, ENTERPRISE_USER, PLINTO_USER, GROUP]);
         assert_eq!(users().name, "User");
         assert_eq!(users().endpoint, "/Users");
         assert_eq!(groups().name, "Group");
         assert_eq!(groups().endpoint, "/Groups");
-        assert_eq!(users().schema_ids(), [USER, ENTERPRISE_USER]);
+        assert_eq!(users().schema_ids(), [USER, ENTERPRISE_USER, PLINTO_USER]);
         assert_eq!(groups().schema_ids(), [GROUP]);
         assert!(std::ptr::eq(resource_type("user").unwrap(), users()));
         assert!(std::ptr::eq(

@@ -13,6 +13,7 @@
 //! resolved against the schema, and the canonical names from the schema documents are used.
 //! Every value is a bound parameter.
 
+use chrono::DurationRound;
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, Value as SqlValue};
 
@@ -99,6 +100,50 @@ impl Condition {
     }
 }
 
+/// The page of `select` (rows of `table`, already limited to the tenant) that a query asks
+/// for, and how many rows match in all: the filter, then the sort (unassigned values last,
+/// ties broken by `id` so that pages do not overlap), then `startIndex` / `count`.
+pub async fn page<E>(
+    db: &impl sea_orm::ConnectionTrait,
+    table: Table,
+    mut select: sea_orm::Select<E>,
+    id: E::Column,
+    q: &super::list::ListQuery,
+) -> ScimResult<(u64, Vec<E::Model>)>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use sea_orm::sea_query::Order;
+    use sea_orm::{PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+    let backend = db.get_database_backend();
+    if let Some(f) = &q.filter {
+        select = select.filter(condition(backend, table, f)?.expr());
+    }
+    let total = select.clone().count(db).await?;
+    if q.count == 0 {
+        return Ok((total, Vec::new()));
+    }
+    let order = if q.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    if let Some(by) = &q.sort_by {
+        let e = sort_expr(backend, table, by)?;
+        select = select
+            .order_by(Expr::cust(format!("({e}) IS NULL")), Order::Asc)
+            .order_by(Expr::cust(e), order.clone());
+    }
+    let rows = select
+        .order_by(id, order)
+        .offset(q.start_index.saturating_sub(1))
+        .limit(q.count)
+        .all(db)
+        .await?;
+    Ok((total, rows))
+}
+
 /// Translate a filter into a condition on `table`.
 pub fn condition(backend: DbBackend, table: Table, filter: &Filter) -> ScimResult<Condition> {
     let mut b = Builder {
@@ -133,6 +178,13 @@ pub fn member_condition(backend: DbBackend, filter: &Filter) -> ScimResult<Condi
 /// An `ORDER BY` expression for `sortBy` (single-valued attributes, or the first value of a
 /// multi-valued one); `None` if the attribute is unknown.
 pub fn sort_expr(backend: DbBackend, table: Table, path: &AttrPath) -> ScimResult<String> {
+    sort_operand(backend, table, path).map_err(|e| match e.scim_type {
+        Some("invalidFilter") => ScimError::invalid_value(format!("sortBy: {}", e.detail)),
+        _ => e,
+    })
+}
+
+fn sort_operand(backend: DbBackend, table: Table, path: &AttrPath) -> ScimResult<String> {
     let b = Builder {
         backend,
         table,
@@ -450,6 +502,9 @@ impl Builder {
                 _ => {}
             }
         }
+        if schema.id == schema::PLINTO_USER && top == "emailVerified" && sub.is_none() {
+            return Ok(Operand::Bool(format!("{t}.email_verified")));
+        }
         let ext: Option<&'static str> = if core {
             None
         } else {
@@ -506,7 +561,8 @@ impl Builder {
         let sql = match operand {
             Operand::Elements(el) => {
                 // `emails eq "x"` / `emails.value eq "x"` / `groups.display co "x"`: some
-                // element's sub-attribute (`value` unless named) matches.
+                // element's sub-attribute (`value` unless named) matches (RFC 7644 §3.4.2.2;
+                // also for `ne`: some element differs; "none equals" is `not (… eq …)`).
                 let sub = path.sub.clone().unwrap_or_else(|| "value".into());
                 let inner_path = AttrPath {
                     schema: None,
@@ -515,12 +571,6 @@ impl Builder {
                 };
                 let inner_exact = self.case_exact(&inner_path, Some(&el));
                 let inner_op = self.resolve(&inner_path, Some(&el))?;
-                if op == CompareOp::Ne {
-                    // No element equals the value.
-                    let eq =
-                        self.compare(inner_op, CompareOp::Eq, value, inner_exact, &inner_path)?;
-                    return Ok(format!("(NOT {})", self.exists(&el, &eq)));
-                }
                 let inner = self.compare(inner_op, op, value, inner_exact, &inner_path)?;
                 return Ok(self.exists(&el, &inner));
             }
@@ -573,9 +623,36 @@ impl Builder {
                 let t = chrono::DateTime::parse_from_rfc3339(s)
                     .map_err(|_| bad("is a dateTime: compare it with an RFC 3339 time"))?
                     .with_timezone(&chrono::Utc);
-                let sym =
-                    ordering(op).ok_or_else(|| bad("is a dateTime: co, sw, ew do not apply"))?;
-                format!("{col} {sym} {}", self.bind(t))
+                // Times are shown to the millisecond (`meta.created`) but stored finer: a time
+                // as shown stands for its whole millisecond, so that `meta.lastModified gt
+                // <the last one seen>` does not return that one again.
+                let start = t
+                    .duration_trunc(chrono::TimeDelta::milliseconds(1))
+                    .map_err(|_| bad("is a dateTime out of range"))?;
+                let end = start + chrono::TimeDelta::milliseconds(1);
+                match op {
+                    CompareOp::Eq => {
+                        format!(
+                            "({col} >= {} AND {col} < {})",
+                            self.bind(start),
+                            self.bind(end)
+                        )
+                    }
+                    CompareOp::Ne => {
+                        format!(
+                            "({col} < {} OR {col} >= {})",
+                            self.bind(start),
+                            self.bind(end)
+                        )
+                    }
+                    CompareOp::Gt => format!("{col} >= {}", self.bind(end)),
+                    CompareOp::Ge => format!("{col} >= {}", self.bind(start)),
+                    CompareOp::Lt => format!("{col} < {}", self.bind(start)),
+                    CompareOp::Le => format!("{col} < {}", self.bind(end)),
+                    CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                        return Err(bad("is a dateTime: co, sw, ew do not apply"));
+                    }
+                }
             }
             Operand::Text { sql, folded } => {
                 let Literal::String(s) = value else {

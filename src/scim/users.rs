@@ -8,10 +8,10 @@
 use std::collections::HashMap;
 
 use entity::{scim_group, scim_group_member, user};
-use sea_orm::sea_query::{Expr, Order};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession,
 };
 use sea_orm::{ExprTrait, RelationTrait};
 use serde_json::{Map, Value, json};
@@ -19,9 +19,9 @@ use uuid::Uuid;
 
 use super::error::{ScimError, ScimResult};
 use super::list::{ListQuery, Projection};
-use super::schema::{self, ENTERPRISE_USER, USER};
+use super::schema::{self, ENTERPRISE_USER, PLINTO_USER, USER};
 use super::sql::{self, Table};
-use super::{Ctx, check_if_match, meta, patch};
+use super::{Ctx, Db, check_if_match, meta, patch};
 use crate::accounts::{sessions, validation};
 use crate::audit::{self, actions};
 use crate::error::DomainError;
@@ -160,8 +160,8 @@ fn parse_body(body: &Value) -> ScimResult<Map<String, Value>> {
 }
 
 /// The full representation: `schemas`, `id`, columns, the stored JSON, `groups`, `meta`.
-pub fn representation(
-    ctx: &Ctx<'_>,
+pub fn representation<C: Db>(
+    ctx: &Ctx<'_, C>,
     u: &user::Model,
     groups: &[(Uuid, String)],
 ) -> Map<String, Value> {
@@ -171,6 +171,7 @@ pub fn representation(
     if doc.contains_key(ENTERPRISE_USER) {
         schemas.push(ENTERPRISE_USER.into());
     }
+    schemas.push(PLINTO_USER.into());
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), u.id.to_string().into());
     if let Some(e) = &u.external_id {
@@ -181,6 +182,10 @@ pub fn representation(
     for (k, v) in doc {
         out.insert(k, v);
     }
+    out.insert(
+        PLINTO_USER.into(),
+        json!({ "emailVerified": u.email_verified }),
+    );
     if !groups.is_empty() {
         out.insert(
             "groups".into(),
@@ -213,8 +218,8 @@ pub fn representation(
 }
 
 /// The representation as a client asked for it.
-pub fn projected(
-    ctx: &Ctx<'_>,
+pub fn projected<C: Db>(
+    ctx: &Ctx<'_, C>,
     u: &user::Model,
     groups: &[(Uuid, String)],
     p: &Projection,
@@ -253,7 +258,7 @@ pub async fn groups_of(
 }
 
 /// The user `id` of the tenant, or a SCIM 404.
-pub async fn find(ctx: &Ctx<'_>, id: &str) -> ScimResult<user::Model> {
+pub async fn find<C: Db>(ctx: &Ctx<'_, C>, id: &str) -> ScimResult<user::Model> {
     let missing = || ScimError::not_found(format!("User {id} not found"));
     let uuid = Uuid::parse_str(id).map_err(|_| missing())?;
     user::Entity::find_by_id(uuid)
@@ -263,7 +268,10 @@ pub async fn find(ctx: &Ctx<'_>, id: &str) -> ScimResult<user::Model> {
         .ok_or_else(missing)
 }
 
-pub async fn get(ctx: &Ctx<'_>, id: &str) -> ScimResult<(user::Model, Vec<(Uuid, String)>)> {
+pub async fn get<C: Db>(
+    ctx: &Ctx<'_, C>,
+    id: &str,
+) -> ScimResult<(user::Model, Vec<(Uuid, String)>)> {
     let u = find(ctx, id).await?;
     let mut groups = groups_of(ctx.db, &[u.id]).await?;
     let g = groups.remove(&u.id).unwrap_or_default();
@@ -271,33 +279,12 @@ pub async fn get(ctx: &Ctx<'_>, id: &str) -> ScimResult<(user::Model, Vec<(Uuid,
 }
 
 /// The page of users that a query asks for, and how many match in all.
-pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> ScimResult<(u64, Vec<Map<String, Value>>)> {
-    let backend = ctx.db.get_database_backend();
-    let mut select = user::Entity::find().filter(user::Column::TenantId.eq(ctx.tenant.id));
-    if let Some(f) = &q.filter {
-        select = select.filter(sql::condition(backend, Table::Users, f)?.expr());
-    }
-    let total = select.clone().count(ctx.db).await?;
-    if q.count == 0 {
-        return Ok((total, Vec::new()));
-    }
-    let order = if q.descending {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    if let Some(by) = &q.sort_by {
-        let e = sql::sort_expr(backend, Table::Users, by)?;
-        select = select
-            .order_by(Expr::cust(format!("({e}) IS NULL")), Order::Asc)
-            .order_by(Expr::cust(e), order.clone());
-    }
-    let rows = select
-        .order_by(user::Column::Id, order)
-        .offset(q.start_index.saturating_sub(1))
-        .limit(q.count)
-        .all(ctx.db)
-        .await?;
+pub async fn list<C: Db>(
+    ctx: &Ctx<'_, C>,
+    q: &ListQuery,
+) -> ScimResult<(u64, Vec<Map<String, Value>>)> {
+    let select = user::Entity::find().filter(user::Column::TenantId.eq(ctx.tenant.id));
+    let (total, rows) = sql::page(ctx.db, Table::Users, select, user::Column::Id, q).await?;
     let want_groups = !q.projection().leaves_out("groups");
     let groups = if want_groups {
         groups_of(ctx.db, &rows.iter().map(|u| u.id).collect::<Vec<_>>()).await?
@@ -315,8 +302,8 @@ pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> ScimResult<(u64, Vec<Map<Stri
 }
 
 /// Refuse a `userName` or address that another account of the tenant has.
-async fn check_unique(
-    ctx: &Ctx<'_>,
+async fn check_unique<C: Db>(
+    ctx: &Ctx<'_, C>,
     me: Option<Uuid>,
     user_name_normalized: &str,
     email: &validation::Email,
@@ -354,7 +341,7 @@ fn unique_violation(e: sea_orm::DbErr) -> ScimError {
 }
 
 /// Create a user from a POST body.
-pub async fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<user::Model> {
+pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::Model> {
     let f = split(parse_body(body)?)?;
     let email = account_email(&f)?;
     let name = account_name(&f.doc)?;
@@ -398,9 +385,9 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> ScimResult<user::Model> {
     Ok(model)
 }
 
-async fn audit_write(
+async fn audit_write<C: Db>(
     db: &impl ConnectionTrait,
-    ctx: &Ctx<'_>,
+    ctx: &Ctx<'_, C>,
     action: &'static str,
     id: Uuid,
     user_name: &str,
@@ -419,8 +406,8 @@ async fn audit_write(
 
 /// Write new fields over an existing user: the account's address, name, password and state
 /// follow. The update is conditional on the version read, so a concurrent write gives 412.
-async fn store(
-    ctx: &Ctx<'_>,
+async fn store<C: Db>(
+    ctx: &Ctx<'_, C>,
     old: user::Model,
     f: Fields,
     action: &'static str,
@@ -485,8 +472,8 @@ async fn store(
 
 /// PUT: replace the representation. `active` and `password` are kept when left out (a client
 /// cannot read the password back, so it cannot send it again).
-pub async fn replace(
-    ctx: &Ctx<'_>,
+pub async fn replace<C: Db>(
+    ctx: &Ctx<'_, C>,
     id: &str,
     body: &Value,
     if_match: Option<&str>,
@@ -505,8 +492,8 @@ pub async fn replace(
 }
 
 /// PATCH: apply the operations to the current representation, then store it as PUT does.
-pub async fn patch(
-    ctx: &Ctx<'_>,
+pub async fn patch<C: Db>(
+    ctx: &Ctx<'_, C>,
     id: &str,
     body: &Value,
     if_match: Option<&str>,
@@ -530,7 +517,7 @@ pub async fn patch(
 }
 
 /// DELETE: the account goes, with its sessions, grants and group memberships.
-pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
+pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
     let old = find(ctx, id).await?;
     check_if_match(if_match, old.version)?;
     let txn = ctx.db.begin().await?;

@@ -28,25 +28,39 @@ async fn entra_provisioning_cycle() {
     assert_eq!(r.body["totalResults"], 0);
 
     // Create → 201 with Location, ETag and meta.
-    let r = scim.post("/Users", &entra_user("ada@example.com", "ext-ada")).await;
+    let r = scim
+        .post("/Users", &entra_user("ada@example.com", "ext-ada"))
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert!(r.header("content-type").unwrap().starts_with("application/scim+json"));
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/scim+json")
+    );
     let id = r.id();
     let location = format!("{}/Users/{id}", scim.base);
     assert_eq!(r.header("location"), Some(location.as_str()));
     assert_eq!(r.body["meta"]["location"], location);
     assert_eq!(r.body["meta"]["resourceType"], "User");
     assert_eq!(r.header("etag"), r.body["meta"]["version"].as_str());
-    assert!(r.body["meta"]["version"].as_str().unwrap().starts_with("W/\""));
+    assert!(
+        r.body["meta"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("W/\"")
+    );
     assert_eq!(r.body["userName"], "ada@example.com");
     assert_eq!(r.body["externalId"], "ext-ada");
     assert_eq!(r.body["active"], true);
     assert_eq!(r.body["name"]["givenName"], "Ada");
     assert_eq!(r.body[ENTERPRISE]["department"], "Research");
-    assert_eq!(r.body["schemas"], json!([USER, ENTERPRISE]));
+    assert_eq!(r.body["schemas"], json!([USER, ENTERPRISE, PLINTO]));
+    assert_eq!(r.body[PLINTO]["emailVerified"], true);
 
     // Create again → 409 uniqueness (also with another case).
-    let r = scim.post("/Users", &entra_user("ADA@example.com", "ext-2")).await;
+    let r = scim
+        .post("/Users", &entra_user("ADA@example.com", "ext-2"))
+        .await;
     r.assert_error(409, Some("uniqueness"));
 
     // Lookups the way Entra and Okta do them.
@@ -135,9 +149,12 @@ async fn entra_provisioning_cycle() {
     assert_eq!(r.body["members"][0]["value"], id);
     assert_eq!(r.body["members"][0]["type"], "User");
     // Same name in another case → 409.
-    scim.post("/Groups", &json!({ "schemas": [GROUP], "displayName": "ENGINEERING" }))
-        .await
-        .assert_error(409, Some("uniqueness"));
+    scim.post(
+        "/Groups",
+        &json!({ "schemas": [GROUP], "displayName": "ENGINEERING" }),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
     let r = scim
         .patch_ops(
             &format!("/Groups/{gid}"),
@@ -201,8 +218,12 @@ async fn entra_provisioning_cycle() {
     assert_eq!(r.body["active"], false, "{}", r.text);
     let r = scim.delete(&format!("/Users/{bob}")).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    scim.get(&format!("/Users/{bob}")).await.assert_error(404, None);
-    scim.delete(&format!("/Users/{bob}")).await.assert_error(404, None);
+    scim.get(&format!("/Users/{bob}"))
+        .await
+        .assert_error(404, None);
+    scim.delete(&format!("/Users/{bob}"))
+        .await
+        .assert_error(404, None);
     let r = scim.delete(&format!("/Groups/{gid}")).await;
     assert_eq!(r.status, 204, "{}", r.text);
 
@@ -224,7 +245,9 @@ async fn entra_provisioning_cycle() {
         "scim.group.delete",
     ] {
         assert!(
-            actions.iter().any(|(x, actor)| x == a && actor == "scim:entra"),
+            actions
+                .iter()
+                .any(|(x, actor)| x == a && actor == "scim:entra"),
             "{a} in {actions:?}"
         );
     }
@@ -246,11 +269,18 @@ async fn every_authentication_failure_is_the_same_401() {
     let okta_token = okta["token"].as_str().unwrap().to_string();
     assert!(okta_token.starts_with("plinto_scim_"));
     assert_eq!(
-        Scim::with_token(&s, "acme", &okta_token).get("/Users").await.status,
+        Scim::with_token(&s, "acme", &okta_token)
+            .get("/Users")
+            .await
+            .status,
         200
     );
     let out = s.cli(&["scim-token", "revoke", "--tenant", "acme", "okta"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let revoked: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(revoked["revoked"], json!([okta["id"]]));
     // Listed without secrets, revoked one marked.
@@ -259,8 +289,14 @@ async fn every_authentication_failure_is_the_same_401() {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("plinto_scim_"));
-    assert!(list.iter().any(|t| t["name"] == "okta" && !t["revoked_at"].is_null()));
-    assert!(list.iter().any(|t| t["name"] == "entra" && t["revoked_at"].is_null()));
+    assert!(
+        list.iter()
+            .any(|t| t["name"] == "okta" && !t["revoked_at"].is_null())
+    );
+    assert!(
+        list.iter()
+            .any(|t| t["name"] == "entra" && t["revoked_at"].is_null())
+    );
     // Revoking an unknown token is an error on stderr, nothing on stdout.
     let out = s.cli(&["scim-token", "revoke", "--tenant", "acme", "nope"]);
     assert!(!out.status.success());
@@ -272,9 +308,15 @@ async fn every_authentication_failure_is_the_same_401() {
     let cases: Vec<(&str, reqwest::RequestBuilder)> = vec![
         ("no header", http.get(&users)),
         ("basic", http.get(&users).basic_auth("x", Some("y"))),
-        ("empty bearer", http.get(&users).header("authorization", "Bearer ")),
+        (
+            "empty bearer",
+            http.get(&users).header("authorization", "Bearer "),
+        ),
         ("garbage", http.get(&users).bearer_auth("nope")),
-        ("prefixed garbage", http.get(&users).bearer_auth("plinto_scim_nope")),
+        (
+            "prefixed garbage",
+            http.get(&users).bearer_auth("plinto_scim_nope"),
+        ),
         ("revoked", http.get(&users).bearer_auth(&okta_token)),
         ("other tenant's", http.get(&users).bearer_auth(&other.token)),
         (
@@ -355,13 +397,27 @@ async fn provisioning_decides_sign_in() {
     // Signed in in a browser, and an app holds her tokens.
     let rp = oidc::client(&s, |c| c.skip_consent = true).await;
     let browser = s.browser();
-    let code = oidc::code_as(&s, &browser, &rp, "grace@example.com", "correct horse battery").await;
+    let code = oidc::code_as(
+        &s,
+        &browser,
+        &rp,
+        "grace@example.com",
+        "correct horse battery",
+    )
+    .await;
     let tokens: Value = oidc::exchange(&s, &rp, &code).await.json().await.unwrap();
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
     let access_token = tokens["access_token"].as_str().unwrap().to_string();
-    assert_eq!(browser.get("/t/default/account").await.status().as_u16(), 200);
+    assert_eq!(
+        browser.get("/t/default/account").await.status().as_u16(),
+        200
+    );
     // The ID token's name comes from displayName.
-    let info: Value = oidc::userinfo(&s, &access_token).await.json().await.unwrap();
+    let info: Value = oidc::userinfo(&s, &access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["email"], "grace@example.com");
 
     // active: false ends the session, the refresh token and the access token, and blocks
@@ -373,9 +429,21 @@ async fn provisioning_decides_sign_in() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(browser.get("/t/default/account").await.status().as_u16(), 303);
-    assert_eq!(oidc::refresh(&s, &rp, &refresh_token).await.status().as_u16(), 400);
-    assert_eq!(oidc::userinfo(&s, &access_token).await.status().as_u16(), 401);
+    assert_eq!(
+        browser.get("/t/default/account").await.status().as_u16(),
+        303
+    );
+    assert_eq!(
+        oidc::refresh(&s, &rp, &refresh_token)
+            .await
+            .status()
+            .as_u16(),
+        400
+    );
+    assert_eq!(
+        oidc::userinfo(&s, &access_token).await.status().as_u16(),
+        401
+    );
     assert_ne!(
         s.browser()
             .login("default", "grace@example.com", "correct horse battery")
@@ -400,12 +468,17 @@ async fn provisioning_decides_sign_in() {
     );
 
     // A change of the primary email changes the sign-in address.
-    body["emails"] = json!([{ "value": "grace.hopper@example.com", "type": "work", "primary": true }]);
+    body["emails"] =
+        json!([{ "value": "grace.hopper@example.com", "type": "work", "primary": true }]);
     let r = scim.put(&format!("/Users/{id}"), &body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         s.browser()
-            .login("default", "grace.hopper@example.com", "correct horse battery")
+            .login(
+                "default",
+                "grace.hopper@example.com",
+                "correct horse battery"
+            )
             .await
             .status()
             .as_u16(),
@@ -413,10 +486,46 @@ async fn provisioning_decides_sign_in() {
     );
 
     // Accounts made outside SCIM are SCIM users too, userName = address.
-    s.create_user("default", "local@example.com", "local password 1").await;
-    let r = scim.filter("Users", "userName eq \"local@example.com\"").await;
+    s.create_user("default", "local@example.com", "local password 1")
+        .await;
+    let r = scim
+        .filter("Users", "userName eq \"local@example.com\"")
+        .await;
     assert_eq!(r.body["totalResults"], 1, "{}", r.text);
-    assert_eq!(r.body["Resources"][0]["emails"][0]["value"], "local@example.com");
+    assert_eq!(
+        r.body["Resources"][0]["emails"][0]["value"],
+        "local@example.com"
+    );
+
+    // emailVerified (Plinto's extension) is the account's state, read-only, filterable.
+    assert_eq!(r.body["Resources"][0][PLINTO]["emailVerified"], true);
+    let out = s.cli(&[
+        "user",
+        "create",
+        "--tenant",
+        "default",
+        "--email",
+        "unverified@example.com",
+        "--password",
+        "local password 2",
+    ]);
+    assert!(out.status.success());
+    let r = scim
+        .filter("Users", &format!("{PLINTO}:emailVerified eq false"))
+        .await;
+    assert_eq!(
+        r.list_of("userName"),
+        vec!["unverified@example.com"],
+        "{}",
+        r.text
+    );
+    let unverified = r.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    scim.patch_ops(
+        &format!("/Users/{unverified}"),
+        json!([{ "op": "replace", "path": format!("{PLINTO}:emailVerified"), "value": true }]),
+    )
+    .await
+    .assert_error(400, Some("mutability"));
 
     // A user needs an address to sign in with.
     scim.post(
@@ -445,19 +554,32 @@ async fn etags_and_preconditions() {
     let path = format!("/Users/{id}");
 
     // If-None-Match with the current version: 304; with another: the resource.
-    let r = scim.send(Method::GET, &path, None, &[("if-none-match", &v1)]).await;
+    let r = scim
+        .send(Method::GET, &path, None, &[("if-none-match", &v1)])
+        .await;
     assert_eq!(r.status, 304);
     assert_eq!(r.header("etag"), Some(v1.as_str()));
-    let r = scim.send(Method::GET, &path, None, &[("if-none-match", "W/\"999\"")]).await;
+    let r = scim
+        .send(Method::GET, &path, None, &[("if-none-match", "W/\"999\"")])
+        .await;
     assert_eq!(r.status, 200);
 
     // If-Match with a stale version: 412, and nothing changes.
     let op = json!({ "schemas": [PATCH_OP], "Operations": [{ "op": "replace", "path": "title", "value": "x" }] });
-    let r = scim.send(Method::PATCH, &path, Some(&op), &[("if-match", "W/\"999\"")]).await;
+    let r = scim
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&op),
+            &[("if-match", "W/\"999\"")],
+        )
+        .await;
     r.assert_error(412, None);
     assert_eq!(scim.get(&path).await.body["title"], "Engineer");
     // With the current one: done, and the version moves on.
-    let r = scim.send(Method::PATCH, &path, Some(&op), &[("if-match", &v1)]).await;
+    let r = scim
+        .send(Method::PATCH, &path, Some(&op), &[("if-match", &v1)])
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v2 = r.header("etag").unwrap().to_string();
     assert_ne!(v1, v2);
@@ -470,15 +592,22 @@ async fn etags_and_preconditions() {
     scim.send(Method::DELETE, &path, None, &[("if-match", &v1)])
         .await
         .assert_error(412, None);
-    let r = scim.send(Method::PUT, &path, Some(&put), &[("if-match", "*")]).await;
+    let r = scim
+        .send(Method::PUT, &path, Some(&put), &[("if-match", "*")])
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let v3 = r.header("etag").unwrap().to_string();
-    let r = scim.send(Method::DELETE, &path, None, &[("if-match", &v3)]).await;
+    let r = scim
+        .send(Method::DELETE, &path, None, &[("if-match", &v3)])
+        .await;
     assert_eq!(r.status, 204);
 
     // Groups: membership changes move the version too.
     let g = scim
-        .post("/Groups", &json!({ "schemas": [GROUP], "displayName": "G" }))
+        .post(
+            "/Groups",
+            &json!({ "schemas": [GROUP], "displayName": "G" }),
+        )
         .await;
     let gpath = format!("/Groups/{}", g.id());
     let gv1 = g.header("etag").unwrap().to_string();
@@ -492,9 +621,13 @@ async fn etags_and_preconditions() {
     assert_eq!(r.status, 204);
     let gv2 = r.header("etag").unwrap().to_string();
     assert_ne!(gv1, gv2);
-    let r = scim.send(Method::GET, &gpath, None, &[("if-none-match", &gv1)]).await;
+    let r = scim
+        .send(Method::GET, &gpath, None, &[("if-none-match", &gv1)])
+        .await;
     assert_eq!(r.status, 200);
-    let r = scim.send(Method::GET, &gpath, None, &[("if-none-match", &gv2)]).await;
+    let r = scim
+        .send(Method::GET, &gpath, None, &[("if-none-match", &gv2)])
+        .await;
     assert_eq!(r.status, 304);
     s.stop().await;
 }
@@ -538,13 +671,23 @@ async fn bulk_with_bulk_id_references_and_fail_on_errors() {
     let by_bulk = |id: &str| ops.iter().find(|o| o["bulkId"] == id).unwrap().clone();
     for b in ["u1", "u2", "g1"] {
         assert_eq!(by_bulk(b)["status"], "201", "{b}: {}", r.text);
-        assert!(by_bulk(b)["location"].as_str().unwrap().starts_with(&scim.base));
+        assert!(
+            by_bulk(b)["location"]
+                .as_str()
+                .unwrap()
+                .starts_with(&scim.base)
+        );
         assert!(by_bulk(b)["version"].as_str().unwrap().starts_with("W/"));
     }
     let patch = ops.iter().find(|o| o["method"] == "PATCH").unwrap();
     assert_eq!(patch["status"], "200", "{}", r.text);
     let group = scim
-        .get(by_bulk("g1")["location"].as_str().unwrap().trim_start_matches(&scim.base))
+        .get(
+            by_bulk("g1")["location"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches(&scim.base),
+        )
         .await;
     assert_eq!(group.body["displayName"], "Tour 2");
     let members: Vec<&str> = group.body["members"]
@@ -580,7 +723,12 @@ async fn bulk_with_bulk_id_references_and_fail_on_errors() {
     assert_eq!(ops.len(), 1, "{}", r.text);
     assert_eq!(ops[0]["status"], "409");
     assert_eq!(ops[0]["response"]["scimType"], "uniqueness");
-    assert_eq!(scim.filter("Users", "userName eq \"never@example.com\"").await.body["totalResults"], 0);
+    assert_eq!(
+        scim.filter("Users", "userName eq \"never@example.com\"")
+            .await
+            .body["totalResults"],
+        0
+    );
 
     // Without failOnErrors every operation runs; a reference to a failed or unknown bulkId
     // fails that operation, and a circular reference is reported, not looped on.
@@ -620,8 +768,14 @@ async fn bulk_with_bulk_id_references_and_fail_on_errors() {
     assert_eq!(status_of("gbad"), "409");
     assert_eq!(status_of("c1"), "409");
     assert_eq!(status_of("ok"), "201");
-    assert!(ops.iter().any(|o| o["method"] == "DELETE" && o["status"] == "404"));
-    assert!(ops.iter().any(|o| o["method"] == "GET" && o["status"] == "400"));
+    assert!(
+        ops.iter()
+            .any(|o| o["method"] == "DELETE" && o["status"] == "404")
+    );
+    assert!(
+        ops.iter()
+            .any(|o| o["method"] == "GET" && o["status"] == "400")
+    );
 
     // maxOperations and maxPayloadSize are advertised and enforced.
     let spc = scim.get("/ServiceProviderConfig").await;
@@ -632,9 +786,12 @@ async fn bulk_with_bulk_id_references_and_fail_on_errors() {
     let too_many: Vec<Value> = (0..=max_ops)
         .map(|i| json!({ "method": "DELETE", "path": format!("/Users/{i}") }))
         .collect();
-    scim.post("/Bulk", &json!({ "schemas": [BULK], "Operations": too_many }))
-        .await
-        .assert_error(413, None);
+    scim.post(
+        "/Bulk",
+        &json!({ "schemas": [BULK], "Operations": too_many }),
+    )
+    .await
+    .assert_error(413, None);
     let huge = "x".repeat(max_payload);
     scim.post(
         "/Bulk",
@@ -680,47 +837,75 @@ async fn errors_carry_the_right_scim_type() {
     scim.patch(&path, &json!({ "schemas": [PATCH_OP] }))
         .await
         .assert_error(400, Some("invalidSyntax"));
-    scim.patch_ops(&path, json!([{ "op": "frobnicate", "path": "title", "value": "x" }]))
-        .await
-        .assert_error(400, Some("invalidSyntax"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "frobnicate", "path": "title", "value": "x" }]),
+    )
+    .await
+    .assert_error(400, Some("invalidSyntax"));
     // invalidPath: a path that does not parse, or names nothing.
-    scim.patch_ops(&path, json!([{ "op": "replace", "path": "emails[type eq", "value": "x" }]))
-        .await
-        .assert_error(400, Some("invalidPath"));
-    scim.patch_ops(&path, json!([{ "op": "replace", "path": "nonsense", "value": "x" }]))
-        .await
-        .assert_error(400, Some("invalidPath"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "replace", "path": "emails[type eq", "value": "x" }]),
+    )
+    .await
+    .assert_error(400, Some("invalidPath"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "replace", "path": "nonsense", "value": "x" }]),
+    )
+    .await
+    .assert_error(400, Some("invalidPath"));
     // noTarget: a value filter that matches nothing, or remove without a path.
-    scim.patch_ops(&path, json!([{ "op": "remove", "path": "emails[type eq \"home\"]" }]))
-        .await
-        .assert_error(400, Some("noTarget"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "remove", "path": "emails[type eq \"home\"]" }]),
+    )
+    .await
+    .assert_error(400, Some("noTarget"));
     scim.patch_ops(&path, json!([{ "op": "remove" }]))
         .await
         .assert_error(400, Some("noTarget"));
     // invalidValue: a wrong type, a missing required attribute.
-    scim.patch_ops(&path, json!([{ "op": "replace", "path": "active", "value": 42 }]))
-        .await
-        .assert_error(400, Some("invalidValue"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "replace", "path": "active", "value": 42 }]),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
     scim.post("/Users", &json!({ "schemas": [USER], "userName": 7 }))
         .await
         .assert_error(400, Some("invalidValue"));
-    scim.post("/Users", &json!({ "schemas": [USER], "emails": [{ "value": "x@example.com" }] }))
-        .await
-        .assert_error(400, Some("invalidValue"));
+    scim.post(
+        "/Users",
+        &json!({ "schemas": [USER], "emails": [{ "value": "x@example.com" }] }),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
     // mutability: read-only attributes.
-    scim.patch_ops(&path, json!([{ "op": "replace", "path": "id", "value": "x" }]))
-        .await
-        .assert_error(400, Some("mutability"));
-    scim.patch_ops(&path, json!([{ "op": "add", "path": "groups", "value": [{ "value": "x" }] }]))
-        .await
-        .assert_error(400, Some("mutability"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "replace", "path": "id", "value": "x" }]),
+    )
+    .await
+    .assert_error(400, Some("mutability"));
+    scim.patch_ops(
+        &path,
+        json!([{ "op": "add", "path": "groups", "value": [{ "value": "x" }] }]),
+    )
+    .await
+    .assert_error(400, Some("mutability"));
     // uniqueness.
     scim.post("/Users", &entra_user("ADA@EXAMPLE.COM", "z"))
         .await
         .assert_error(409, Some("uniqueness"));
     // invalidFilter and sensitive.
-    scim.filter("Users", "userName eq").await.assert_error(400, Some("invalidFilter"));
-    scim.filter("Users", "password eq \"x\"").await.assert_error(403, Some("sensitive"));
+    scim.filter("Users", "userName eq")
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    scim.filter("Users", "password eq \"x\"")
+        .await
+        .assert_error(403, Some("sensitive"));
     // tooMany: a search of everything at the root.
     scim.post("/.search", &json!({ "schemas": [SEARCH] }))
         .await
@@ -738,12 +923,20 @@ async fn errors_carry_the_right_scim_type() {
 
     // Unknown paths and ids: SCIM 404. Unsupported methods: 405. Other media types: 415.
     scim.get("/Nope").await.assert_error(404, None);
-    scim.get("/Groups/00000000-0000-0000-0000-000000000000").await.assert_error(404, None);
+    scim.get("/Groups/00000000-0000-0000-0000-000000000000")
+        .await
+        .assert_error(404, None);
     scim.get("/Schemas/urn:nope").await.assert_error(404, None);
-    scim.get("/ResourceTypes/Nope").await.assert_error(404, None);
-    scim.delete("/ServiceProviderConfig").await.assert_error(405, None);
+    scim.get("/ResourceTypes/Nope")
+        .await
+        .assert_error(404, None);
+    scim.delete("/ServiceProviderConfig")
+        .await
+        .assert_error(405, None);
     scim.put("/Users", &json!({})).await.assert_error(405, None);
-    scim.send(Method::GET, "/Bulk", None, &[]).await.assert_error(405, None);
+    scim.send(Method::GET, "/Bulk", None, &[])
+        .await
+        .assert_error(405, None);
     scim.delete("/Schemas").await.assert_error(405, None);
     let r = reqwest::Client::new()
         .post(format!("{}/Users", scim.base))
@@ -781,16 +974,19 @@ async fn discovery_endpoints_describe_what_is_enforced() {
         assert_eq!(spc.body[f]["supported"], true, "{f}: {}", spc.text);
     }
     assert_eq!(spc.body["filter"]["maxResults"], 1000);
-    assert_eq!(spc.body["authenticationSchemes"][0]["type"], "oauthbearertoken");
+    assert_eq!(
+        spc.body["authenticationSchemes"][0]["type"],
+        "oauthbearertoken"
+    );
     assert_eq!(
         spc.body["meta"]["location"],
         format!("{}/ServiceProviderConfig", scim.base)
     );
 
     let schemas = scim.get("/Schemas").await;
-    assert_eq!(schemas.body["totalResults"], 3, "{}", schemas.text);
+    assert_eq!(schemas.body["totalResults"], 4, "{}", schemas.text);
     let ids = schemas.list_of("id");
-    for id in [USER, ENTERPRISE, GROUP] {
+    for id in [USER, ENTERPRISE, PLINTO, GROUP] {
         assert!(ids.iter().any(|x| x == id), "{id}");
     }
     let user = scim.get(&format!("/Schemas/{USER}")).await;
@@ -827,35 +1023,59 @@ async fn large_group_membership() {
                     "data": { "schemas": [USER], "userName": format!("user{i}@example.com") } })
         })
         .collect();
-    let r = scim.post("/Bulk", &json!({ "schemas": [BULK], "Operations": ops })).await;
+    let r = scim
+        .post("/Bulk", &json!({ "schemas": [BULK], "Operations": ops }))
+        .await;
     assert_eq!(r.status, 200);
     let ids: Vec<String> = r.body["Operations"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|o| o["location"].as_str().unwrap().rsplit('/').next().unwrap().to_string())
+        .map(|o| {
+            o["location"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids.len(), n);
     let g = scim
-        .post("/Groups", &json!({ "schemas": [GROUP], "displayName": "Everyone" }))
+        .post(
+            "/Groups",
+            &json!({ "schemas": [GROUP], "displayName": "Everyone" }),
+        )
         .await;
     let gpath = format!("/Groups/{}", g.id());
     let members: Vec<Value> = ids.iter().map(|id| json!({ "value": id })).collect();
     let r = scim
-        .patch_ops(&gpath, json!([{ "op": "add", "path": "members", "value": members }]))
+        .patch_ops(
+            &gpath,
+            json!([{ "op": "add", "path": "members", "value": members }]),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     // Adding members that are members already changes nothing.
     let r = scim
-        .patch_ops(&gpath, json!([{ "op": "add", "path": "members", "value": [{ "value": ids[0] }] }]))
+        .patch_ops(
+            &gpath,
+            json!([{ "op": "add", "path": "members", "value": [{ "value": ids[0] }] }]),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     let r = scim
-        .patch_ops(&gpath, json!([{ "op": "remove", "path": format!("members[value eq \"{}\"]", ids[1]) }]))
+        .patch_ops(
+            &gpath,
+            json!([{ "op": "remove", "path": format!("members[value eq \"{}\"]", ids[1]) }]),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     // The group without its members, and with them.
-    let r = scim.get(&format!("{gpath}?excludedAttributes=members")).await;
+    let r = scim
+        .get(&format!("{gpath}?excludedAttributes=members"))
+        .await;
     assert!(r.body.get("members").is_none());
     assert_eq!(r.body["displayName"], "Everyone");
     let r = scim.get(&gpath).await;
@@ -876,5 +1096,29 @@ async fn large_group_membership() {
     )
     .await
     .assert_error(400, Some("invalidValue"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn scim_requests_are_rate_limited_per_token_in_scim_format() {
+    let s = TestServer::start_with(|c| c.rate_limits = "scim=3/s,ip=7/s".into()).await;
+    s.create_tenant("acme", false).await;
+    let a = Scim::new(&s, "acme").await;
+    let b = Scim::new(&s, "acme").await;
+    for _ in 0..3 {
+        assert_eq!(a.get("/Users").await.status, 200);
+    }
+    let r = a.get("/Users").await;
+    r.assert_error(429, None);
+    assert!(r.header("retry-after").is_some());
+    // Another token has a budget of its own.
+    assert_eq!(b.get("/Users").await.status, 200);
+    // The blanket per-IP limit answers SCIM routes in the SCIM format too.
+    let nobody = Scim::with_token(&s, "acme", "nope");
+    assert_eq!(nobody.get("/Users").await.status, 401);
+    assert_eq!(nobody.get("/Users").await.status, 401);
+    nobody.get("/Users").await.assert_error(429, None);
+    s.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(a.get("/Users").await.status, 200);
     s.stop().await;
 }

@@ -8,6 +8,7 @@ use crate::support::TestServer;
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const PLINTO: &str = "urn:plinto:params:scim:schemas:extension:plinto:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -75,7 +76,11 @@ impl Scim {
     /// would).
     pub async fn new(server: &TestServer, slug: &str) -> Self {
         let out = server.cli(&["scim-token", "create", "--tenant", slug, "--name", "entra"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
         let token = created["token"].as_str().unwrap().to_string();
         Self::with_token(server, slug, &token)

@@ -5,11 +5,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{Duration, SecondsFormat};
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use plinto::clock::Clock;
 use serde_json::{Value, json};
 
-use crate::scim_client::{ENTERPRISE, LIST, Resp, SEARCH, Scim, USER};
+use crate::scim_client::{ENTERPRISE, GROUP, LIST, Resp, SEARCH, Scim, USER};
 use crate::support::TestServer;
 
 // --- Fixture and helpers ---
@@ -21,11 +21,12 @@ const LINUS: &str = "linus@kernel.org";
 const MARGARET: &str = "Margaret@Example.com";
 const EDSGER: &str = "edsger@example.net";
 const ALL: [&str; 6] = [ADA, GRACE, ALAN, LINUS, MARGARET, EDSGER];
+const GROUPS: [&str; 3] = ["Engineering", "Research", "Leadership"];
 
 /// Six users and three groups: Engineering {Ada, Grace, Linus}, Research {Ada, Alan},
-/// Leadership {Margaret, Engineering}. Ada, Grace and Alan were created an hour before the
-/// other three (`mid` lies between); the groups an hour later; Ada was modified an hour after
-/// that (`late` lies before that change and after every other write).
+/// Leadership {Margaret, the Engineering group}. Ada, Grace and Alan were created an hour
+/// before the other three (`mid` lies between); the groups an hour later; Ada was modified an
+/// hour after that (`late` lies before that change and after every other write).
 struct Fixture {
     /// userName → id
     id: HashMap<&'static str, String>,
@@ -38,7 +39,24 @@ struct Fixture {
     ada_created: String,
 }
 
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+impl Fixture {
+    /// The `{name}`s the filter tables use.
+    fn vars(&self) -> Vec<(&'static str, &str)> {
+        vec![
+            ("ada", &self.id[ADA]),
+            ("eng", &self.eng),
+            ("research", &self.research),
+            ("leads", &self.leads),
+            ("mid", &self.mid),
+            ("late", &self.late),
+            ("created", &self.ada_created),
+            ("ent", ENTERPRISE),
+            ("user", USER),
+        ]
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -49,111 +67,93 @@ async fn start() -> (TestServer, Scim) {
     (s, scim)
 }
 
+async fn add_user(scim: &Scim, id: &mut HashMap<&'static str, String>, body: Value) -> Value {
+    let u = scim.create_user(body).await;
+    let name = ALL.iter().find(|n| **n == u["userName"]).unwrap();
+    id.insert(*name, u["id"].as_str().unwrap().to_string());
+    u
+}
+
+async fn add_group(scim: &Scim, name: &str, members: &[&String]) -> String {
+    let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+    let body = json!({ "schemas": [GROUP], "displayName": name, "members": members });
+    let r = scim.post("/Groups", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.id()
+}
+
 async fn seed(s: &TestServer, scim: &Scim) -> Fixture {
     let mut id = HashMap::new();
-    let ada = scim
-        .create_user(json!({
-            "schemas": [USER, ENTERPRISE], "userName": ADA, "externalId": "ext-Ada",
-            "displayName": "Ada Lovelace", "title": "Engineer", "active": true,
-            "name": { "givenName": "Ada", "familyName": "Lovelace" },
-            "emails": [
-                { "value": "ada@example.com", "type": "work", "primary": true },
-                { "value": "ada@home.org", "type": "home" }
-            ],
-            ENTERPRISE: { "department": "Research", "employeeNumber": "E-001" }
-        }))
-        .await;
-    let ada_id = ada["id"].as_str().unwrap().to_string();
-    id.insert(ADA, ada_id.clone());
-    let first = [
-        json!({
-            "schemas": [USER, ENTERPRISE], "userName": GRACE, "externalId": "ext-Grace",
-            "displayName": "Grace Hopper", "title": "Senior Engineer", "active": true,
-            "name": { "givenName": "Grace", "familyName": "Hopper" },
-            "emails": [
-                { "value": "grace@example.com", "type": "work", "primary": true },
-                { "value": "Grace.H@Home.org", "type": "home", "primary": false }
-            ],
-            ENTERPRISE: { "department": "Navy", "employeeNumber": "E-002",
-                          "manager": { "value": ada_id } }
-        }),
-        json!({
-            "schemas": [USER, ENTERPRISE], "userName": ALAN, "externalId": "ext-Alan",
-            "displayName": "Alan Turing", "title": "Mathematician", "active": false,
-            "name": { "givenName": "Alan", "familyName": "Turing" },
-            "emails": [{ "value": "alan@home.org", "type": "home", "primary": true }],
-            ENTERPRISE: { "department": "Research", "employeeNumber": "E-003",
-                          "manager": { "value": ada_id } }
-        }),
-    ];
-    for body in first {
-        let u = scim.create_user(body).await;
-        let name = ALL.iter().find(|n| **n == u["userName"]).unwrap();
-        id.insert(*name, u["id"].as_str().unwrap().to_string());
-    }
+    let ada = json!({
+        "schemas": [USER, ENTERPRISE], "userName": ADA, "externalId": "ext-Ada",
+        "displayName": "Ada Lovelace", "title": "Engineer", "active": true,
+        "name": { "givenName": "Ada", "familyName": "Lovelace" },
+        "emails": [
+            { "value": "ada@example.com", "type": "work", "primary": true },
+            { "value": "ada@home.org", "type": "home" }
+        ],
+        ENTERPRISE: { "department": "Research", "employeeNumber": "E-001" }
+    });
+    let ada = add_user(scim, &mut id, ada).await;
+    let grace = json!({
+        "schemas": [USER, ENTERPRISE], "userName": GRACE, "externalId": "ext-Grace",
+        "displayName": "Grace Hopper", "title": "Senior Engineer", "active": true,
+        "name": { "givenName": "Grace", "familyName": "Hopper" },
+        "emails": [
+            { "value": "grace@example.com", "type": "work", "primary": true },
+            { "value": "Grace.H@Home.org", "type": "home", "primary": false }
+        ],
+        ENTERPRISE: { "department": "Navy", "employeeNumber": "E-002",
+                      "manager": { "value": ada["id"] } }
+    });
+    let alan = json!({
+        "schemas": [USER, ENTERPRISE], "userName": ALAN, "externalId": "ext-Alan",
+        "displayName": "Alan Turing", "title": "Mathematician", "active": false,
+        "name": { "givenName": "Alan", "familyName": "Turing" },
+        "emails": [{ "value": "alan@home.org", "type": "home", "primary": true }],
+        ENTERPRISE: { "department": "Research", "employeeNumber": "E-003",
+                      "manager": { "value": ada["id"] } }
+    });
+    add_user(scim, &mut id, grace).await;
+    add_user(scim, &mut id, alan).await;
     s.clock.advance(Duration::hours(1));
     let mid = rfc3339(s.clock.now() - Duration::minutes(30));
-    let second = [
-        json!({
-            "schemas": [USER], "userName": LINUS, "externalId": "ext-linus", "active": true,
-            "name": { "givenName": "Linus" },
-            "emails": [{ "value": "linus@kernel.org", "type": "work" }]
-        }),
-        json!({
-            "schemas": [USER, ENTERPRISE], "userName": MARGARET,
-            "displayName": "Margaret Hamilton", "title": "Director", "active": true,
-            "name": { "givenName": "Margaret", "familyName": "Hamilton" },
-            "emails": [{ "value": "margaret@example.com", "type": "work", "primary": true }],
-            ENTERPRISE: { "department": "Apollo", "employeeNumber": "E-005" }
-        }),
-        json!({
-            "schemas": [USER], "userName": EDSGER, "externalId": "ext-Edsger", "active": false
-        }),
-    ];
-    for body in second {
-        let u = scim.create_user(body).await;
-        let name = ALL.iter().find(|n| **n == u["userName"]).unwrap();
-        id.insert(*name, u["id"].as_str().unwrap().to_string());
+    let linus = json!({
+        "schemas": [USER], "userName": LINUS, "externalId": "ext-linus", "active": true,
+        "name": { "givenName": "Linus" },
+        "emails": [{ "value": "linus@kernel.org", "type": "work" }]
+    });
+    let margaret = json!({
+        "schemas": [USER, ENTERPRISE], "userName": MARGARET,
+        "displayName": "Margaret Hamilton", "title": "Director", "active": true,
+        "name": { "givenName": "Margaret", "familyName": "Hamilton" },
+        "emails": [{ "value": "margaret@example.com", "type": "work", "primary": true }],
+        ENTERPRISE: { "department": "Apollo", "employeeNumber": "E-005" }
+    });
+    let edsger = json!({
+        "schemas": [USER], "userName": EDSGER, "externalId": "ext-Edsger", "active": false
+    });
+    for body in [linus, margaret, edsger] {
+        add_user(scim, &mut id, body).await;
     }
     s.clock.advance(Duration::hours(1));
-    let group = |name: &str, members: Vec<&String>| {
-        let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
-        json!({ "schemas": [crate::scim_client::GROUP], "displayName": name, "members": members })
-    };
-    let mut gid = Vec::new();
-    for body in [
-        group("Engineering", vec![&id[ADA], &id[GRACE], &id[LINUS]]),
-        group("Research", vec![&id[ADA], &id[ALAN]]),
-    ] {
-        let r = scim.post("/Groups", &body).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        gid.push(r.id());
-    }
-    let r = scim
-        .post(
-            "/Groups",
-            &group("Leadership", vec![&id[MARGARET], &gid[0]]),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let leads = r.id();
+    let eng = add_group(scim, "Engineering", &[&id[ADA], &id[GRACE], &id[LINUS]]).await;
+    let research = add_group(scim, "Research", &[&id[ADA], &id[ALAN]]).await;
+    let leads = add_group(scim, "Leadership", &[&id[MARGARET], &eng]).await;
     let late = rfc3339(s.clock.now() + Duration::minutes(30));
     s.clock.advance(Duration::hours(1));
-    let r = scim
-        .patch_ops(
-            &format!("/Users/{ada_id}"),
-            json!([{ "op": "replace", "path": "nickName", "value": "Countess" }]),
-        )
-        .await;
+    let nick = json!([{ "op": "replace", "path": "nickName", "value": "Countess" }]);
+    let r = scim.patch_ops(&format!("/Users/{}", id[ADA]), nick).await;
     assert_eq!(r.status, 200, "{}", r.text);
+    let ada_created = ada["meta"]["created"].as_str().unwrap().to_string();
     Fixture {
-        ada_created: ada["meta"]["created"].as_str().unwrap().to_string(),
         id,
-        eng: gid[0].clone(),
-        research: gid[1].clone(),
+        eng,
+        research,
         leads,
         mid,
         late,
+        ada_created,
     }
 }
 
@@ -164,11 +164,6 @@ async fn query(scim: &Scim, resource: &str, params: &[(&str, &str)]) -> Resp {
         q.append_pair(k, v);
     }
     scim.get(&format!("/{resource}?{}", q.finish())).await
-}
-
-/// GET `/Users?startIndex=…&count=…`.
-async fn page(scim: &Scim, start: &str, count: &str) -> Resp {
-    query(scim, "Users", &[("startIndex", start), ("count", count)]).await
 }
 
 /// A `SearchRequest` with these members.
@@ -184,36 +179,94 @@ fn set<S: AsRef<str>>(items: &[S]) -> BTreeSet<String> {
     items.iter().map(|s| s.as_ref().to_string()).collect()
 }
 
-/// Assert a 200 `ListResponse` whose `key`s are exactly `want` (any order), all on one page.
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn resources(r: &Resp) -> &Vec<Value> {
+    r.body["Resources"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no Resources: {}", r.text))
+}
+
+/// `(totalResults, startIndex, itemsPerPage, Resources.len())` of a 200 `ListResponse`.
+fn counts(r: &Resp) -> (u64, u64, u64, usize) {
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["schemas"], json!([LIST]), "{}", r.text);
+    let n = |k: &str| {
+        r.body[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {k}: {}", r.text))
+    };
+    let len = r.body["Resources"].as_array().map_or(0, Vec::len);
+    (n("totalResults"), n("startIndex"), n("itemsPerPage"), len)
+}
+
+/// Assert a `ListResponse` whose `key`s are exactly `want` (any order), all on one page.
 fn assert_list(r: &Resp, what: &str, key: &str, want: &[&str]) {
     assert_eq!(r.status, 200, "{what}: {}", r.text);
-    assert_eq!(r.body["schemas"], json!([LIST]), "{what}: {}", r.text);
     assert_eq!(set(&r.list_of(key)), set(want), "{what}: {}", r.text);
-    assert_eq!(r.body["totalResults"], want.len(), "{what}: {}", r.text);
-    assert_eq!(r.body["itemsPerPage"], want.len(), "{what}: {}", r.text);
+    let n = want.len();
+    assert_eq!(counts(r), (n as u64, 1, n as u64, n), "{what}: {}", r.text);
 }
 
-/// `(filter, matching names)` pairs: `cases![(r#"userName pr"#, ALL), (format!(…), [ADA])]`.
-macro_rules! cases {
-    ($(($f:expr, $w:expr)),* $(,)?) => {
-        vec![$((String::from($f), AsRef::<[&str]>::as_ref(&$w).to_vec())),*]
+/// Run a table of `filter => names` lines (blank lines and `#` comments skipped) on
+/// `/{resource}`: each filter matches exactly those resources. Users are named by the part of
+/// their userName before `@`, lower-cased, groups by displayName; `-` is none, `*` all. In a
+/// filter, `{name}` is replaced by `vars[name]`.
+async fn expect(scim: &Scim, resource: &str, table: &str, vars: &[(&str, &str)]) {
+    let (key, all): (&str, &[&str]) = if resource == "Users" {
+        ("userName", &ALL)
+    } else {
+        ("displayName", &GROUPS)
     };
-}
-
-/// Each filter on `/Users` matches exactly these userNames.
-async fn expect_users(scim: &Scim, cases: &[(String, Vec<&str>)]) {
-    for (filter, want) in cases {
-        let r = scim.filter("Users", filter).await;
-        assert_list(&r, &format!("Users filter {filter}"), "userName", want);
+    let lines = table.lines().map(str::trim);
+    for line in lines.filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        let (filter, names) = line.rsplit_once("=>").expect("filter => names");
+        let mut filter = filter.trim().to_string();
+        for (k, v) in vars {
+            filter = filter.replace(&format!("{{{k}}}"), v);
+        }
+        let want: Vec<&str> = match names.trim() {
+            "-" => vec![],
+            "*" => all.to_vec(),
+            names => names
+                .split_whitespace()
+                .map(|n| full_name(all, n))
+                .collect(),
+        };
+        let r = scim.filter(resource, &filter).await;
+        assert_list(&r, &format!("{resource} filter {filter}"), key, &want);
     }
 }
 
-/// Each filter on `/Groups` matches exactly these displayNames.
-async fn expect_groups(scim: &Scim, cases: &[(String, Vec<&str>)]) {
-    for (filter, want) in cases {
-        let r = scim.filter("Groups", filter).await;
-        assert_list(&r, &format!("Groups filter {filter}"), "displayName", want);
-    }
+fn full_name(all: &[&'static str], short: &str) -> &'static str {
+    let known = |n: &&str| n.to_lowercase().split('@').next() == Some(short) || *n == short;
+    all.iter()
+        .copied()
+        .find(known)
+        .unwrap_or_else(|| panic!("no {short} in the fixture"))
+}
+
+/// Assert something about a response, showing the response if it does not hold.
+#[track_caller]
+fn ok(r: &Resp, holds: bool) {
+    assert!(holds, "{}", r.text);
+}
+
+/// Assert a 200 `ListResponse` whose `key`s are `want`, in this order.
+#[track_caller]
+fn assert_order(r: &Resp, key: &str, want: &[&str]) {
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.list_of(key), want, "{}", r.text);
+}
+
+/// Assert a response's body (or the resource taken out of it).
+#[track_caller]
+fn same(r: &Resp, want: Value) {
+    assert_eq!(r.body, want, "{}", r.text);
 }
 
 /// Whether a JSON value has the key `key` (any case) anywhere.
@@ -227,73 +280,51 @@ fn has_key_anywhere(v: &Value, key: &str) -> bool {
     }
 }
 
-fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 // --- 1. Comparison operators ---
 
 #[tokio::test]
 async fn every_operator_on_columns_username_externalid_active_and_id() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
-    let others_than_ada: Vec<&str> = ALL.iter().copied().filter(|n| *n != ADA).collect();
-    expect_users(
-        &scim,
-        &cases![
-            // userName: caseExact false, on the lower-cased column.
-            (r#"userName eq "ADA@EXAMPLE.COM""#, [ADA]),
-            (r#"userName ne "ada@example.com""#, others_than_ada),
-            (
-                r#"userName co "EXAMPLE""#,
-                [ADA, GRACE, ALAN, MARGARET, EDSGER]
-            ),
-            (r#"userName sw "A""#, [ADA, ALAN]),
-            (r#"userName ew ".ORG""#, [ALAN, LINUS]),
-            (r#"userName gt "grace@example.com""#, [LINUS, MARGARET]),
-            (
-                r#"userName ge "GRACE@example.com""#,
-                [GRACE, LINUS, MARGARET]
-            ),
-            (r#"userName lt "b""#, [ADA, ALAN]),
-            (r#"userName le "ALAN@EXAMPLE.ORG""#, [ADA, ALAN]),
-            (r#"userName pr"#, ALL),
-            // externalId: caseExact true; Margaret has none.
-            (r#"externalId eq "ext-Ada""#, [ADA]),
-            (r#"externalId eq "EXT-ADA""#, []),
-            (r#"externalId ne "ext-Ada""#, [GRACE, ALAN, LINUS, EDSGER]),
-            (r#"externalId co "A""#, [ADA, ALAN]),
-            (r#"externalId sw "ext-""#, [ADA, GRACE, ALAN, LINUS, EDSGER]),
-            (r#"externalId sw "EXT-""#, []),
-            (r#"externalId ew "s""#, [LINUS]),
-            (r#"externalId ew "S""#, []),
-            (r#"externalId gt "ext-F""#, [GRACE, LINUS]),
-            (r#"externalId ge "ext-Grace""#, [GRACE, LINUS]),
-            (r#"externalId lt "ext-B""#, [ADA, ALAN]),
-            (r#"externalId le "ext-Ada""#, [ADA]),
-            (r#"externalId pr"#, [ADA, GRACE, ALAN, LINUS, EDSGER]),
-            // active
-            (r#"active eq true"#, [ADA, GRACE, LINUS, MARGARET]),
-            (r#"active eq false"#, [ALAN, EDSGER]),
-            (r#"active ne true"#, [ALAN, EDSGER]),
-            (r#"active pr"#, ALL),
-        ],
-    )
-    .await;
-    let ada = &f.id[ADA];
-    expect_users(
-        &scim,
-        &cases![
-            (format!(r#"id eq "{ada}""#), [ADA]),
-            (format!(r#"id eq "{}""#, ada.to_uppercase()), [ADA]),
-            (format!(r#"id ne "{ada}""#), others_than_ada),
-            (r#"id eq "not-a-uuid""#, []),
-            (r#"id pr"#, ALL),
-        ],
-    )
-    .await;
+    let table = r#"
+        # userName: caseExact false, on the lower-cased column.
+        userName eq "ADA@EXAMPLE.COM"   => ada
+        userName ne "ada@example.com"   => grace alan linus margaret edsger
+        userName co "EXAMPLE"           => ada grace alan margaret edsger
+        userName sw "A"                 => ada alan
+        userName ew ".ORG"              => alan linus
+        userName gt "grace@example.com" => linus margaret
+        userName ge "GRACE@example.com" => grace linus margaret
+        userName lt "b"                 => ada alan
+        userName le "ALAN@EXAMPLE.ORG"  => ada alan
+        userName pr                     => *
+        # externalId: caseExact true; Margaret has none.
+        externalId eq "ext-Ada"         => ada
+        externalId eq "EXT-ADA"         => -
+        externalId ne "ext-Ada"         => grace alan linus edsger
+        externalId co "A"               => ada alan
+        externalId sw "ext-"            => ada grace alan linus edsger
+        externalId sw "EXT-"            => -
+        externalId ew "s"               => linus
+        externalId ew "S"               => -
+        externalId gt "ext-F"           => grace linus
+        externalId ge "ext-Grace"       => grace linus
+        externalId lt "ext-B"           => ada alan
+        externalId le "ext-Ada"         => ada
+        externalId pr                   => ada grace alan linus edsger
+        active eq true                  => ada grace linus margaret
+        active eq false                 => alan edsger
+        active ne true                  => alan edsger
+        active pr                       => *
+        id eq "{ada}"                   => ada
+        id eq "{ADA}"                   => ada
+        id ne "{ada}"                   => grace alan linus margaret edsger
+        id eq "not-a-uuid"              => -
+        id pr                           => *
+    "#;
+    let upper = f.id[ADA].to_uppercase();
+    let vars = [f.vars(), vec![("ADA", upper.as_str())]].concat();
+    expect(&scim, "Users", table, &vars).await;
     s.stop().await;
 }
 
@@ -301,112 +332,91 @@ async fn every_operator_on_columns_username_externalid_active_and_id() {
 async fn every_operator_on_json_attributes_sub_attributes_and_the_extension() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
-    const DEPT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
-    let dept = |rest: &str| format!("{DEPT} {rest}");
-    let cases = cases![
-        // displayName (JSON, caseExact false); Linus and Edsger have none.
-        (r#"displayName eq "ada lovelace""#, [ADA]),
-        (r#"displayName ne "Ada Lovelace""#, [GRACE, ALAN, MARGARET]),
-        (r#"displayName co "ING""#, [ALAN]),
-        (r#"displayName sw "a""#, [ADA, ALAN]),
-        (r#"displayName ew "ER""#, [GRACE]),
-        (r#"displayName gt "B""#, [GRACE, MARGARET]),
-        (r#"displayName ge "grace hopper""#, [GRACE, MARGARET]),
-        (r#"displayName lt "b""#, [ADA, ALAN]),
-        (r#"displayName le "ALAN TURING""#, [ADA, ALAN]),
-        (r#"displayName pr"#, [ADA, GRACE, ALAN, MARGARET]),
-        // title (JSON)
-        (r#"title eq "engineer""#, [ADA]),
-        (r#"title ne "Engineer""#, [GRACE, ALAN, MARGARET]),
-        (r#"title co "ENG""#, [ADA, GRACE]),
-        (r#"title sw "s""#, [GRACE]),
-        (r#"title ew "ICIAN""#, [ALAN]),
-        (r#"title gt "mathematician""#, [GRACE]),
-        (r#"title ge "M""#, [ALAN, GRACE]),
-        (r#"title lt "E""#, [MARGARET]),
-        (r#"title le "engineer""#, [ADA, MARGARET]),
-        (r#"title pr"#, [ADA, GRACE, ALAN, MARGARET]),
-        // name.givenName (a sub-attribute of a complex attribute); Edsger has no name.
-        (r#"name.givenName eq "ADA""#, [ADA]),
-        (r#"name.givenName ne "Ada""#, [GRACE, ALAN, LINUS, MARGARET]),
-        (r#"name.givenName co "a""#, [ADA, GRACE, ALAN, MARGARET]),
-        (r#"name.givenName sw "L""#, [LINUS]),
-        (r#"name.givenName ew "N""#, [ALAN]),
-        (r#"name.givenName gt "h""#, [LINUS, MARGARET]),
-        (r#"name.givenName ge "grace""#, [GRACE, LINUS, MARGARET]),
-        (r#"name.givenName lt "b""#, [ADA, ALAN]),
-        (r#"name.givenName le "alan""#, [ADA, ALAN]),
-        (r#"name.givenName pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
-        (r#"name.familyName pr"#, [ADA, GRACE, ALAN, MARGARET]),
-        (r#"name pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
-        // The enterprise extension, by its full URN.
-        (dept(r#"eq "research""#), [ADA, ALAN]),
-        (dept(r#"ne "Research""#), [GRACE, MARGARET]),
-        (dept(r#"co "E""#), [ADA, ALAN]),
-        (dept(r#"sw "n""#), [GRACE]),
-        (dept(r#"ew "LO""#), [MARGARET]),
-        (dept(r#"gt "n""#), [ADA, ALAN, GRACE]),
-        (dept(r#"ge "navy""#), [ADA, ALAN, GRACE]),
-        (dept(r#"lt "b""#), [MARGARET]),
-        (dept(r#"le "apollo""#), [MARGARET]),
-        (dept("pr"), [ADA, GRACE, ALAN, MARGARET]),
-        (
-            format!(r#"{ENTERPRISE}:employeeNumber eq "e-002""#),
-            [GRACE],
-        ),
-        (
-            format!(r#"{ENTERPRISE}:manager.value eq "{}""#, f.id[ADA]),
-            [GRACE, ALAN],
-        ),
-        (format!("{ENTERPRISE}:manager pr"), [GRACE, ALAN]),
-    ];
-    expect_users(&scim, &cases).await;
+    let table = r#"
+        # displayName (JSON, caseExact false); Linus and Edsger have none.
+        displayName eq "ada lovelace"   => ada
+        displayName ne "Ada Lovelace"   => grace alan margaret
+        displayName co "ING"            => alan
+        displayName sw "a"              => ada alan
+        displayName ew "ER"             => grace
+        displayName gt "B"              => grace margaret
+        displayName ge "grace hopper"   => grace margaret
+        displayName lt "b"              => ada alan
+        displayName le "ALAN TURING"    => ada alan
+        displayName pr                  => ada grace alan margaret
+        title eq "engineer"             => ada
+        title ne "Engineer"             => grace alan margaret
+        title co "ENG"                  => ada grace
+        title sw "s"                    => grace
+        title ew "ICIAN"                => alan
+        title gt "mathematician"        => grace
+        title ge "M"                    => alan grace
+        title lt "E"                    => margaret
+        title le "engineer"             => ada margaret
+        title pr                        => ada grace alan margaret
+        # A sub-attribute of a complex attribute; Edsger has no name.
+        name.givenName eq "ADA"         => ada
+        name.givenName ne "Ada"         => grace alan linus margaret
+        name.givenName co "a"           => ada grace alan margaret
+        name.givenName sw "L"           => linus
+        name.givenName ew "N"           => alan
+        name.givenName gt "h"           => linus margaret
+        name.givenName ge "grace"       => grace linus margaret
+        name.givenName lt "b"           => ada alan
+        name.givenName le "alan"        => ada alan
+        name.givenName pr               => ada grace alan linus margaret
+        name.familyName pr              => ada grace alan margaret
+        name pr                         => ada grace alan linus margaret
+        # The enterprise extension, by its full URN.
+        {ent}:department eq "research"  => ada alan
+        {ent}:department ne "Research"  => grace margaret
+        {ent}:department co "E"         => ada alan
+        {ent}:department sw "n"         => grace
+        {ent}:department ew "LO"        => margaret
+        {ent}:department gt "n"         => ada alan grace
+        {ent}:department ge "navy"      => ada alan grace
+        {ent}:department lt "b"         => margaret
+        {ent}:department le "apollo"    => margaret
+        {ent}:department pr             => ada grace alan margaret
+        {ent}:employeeNumber eq "e-002" => grace
+        {ent}:manager.value eq "{ada}"  => grace alan
+        {ent}:manager pr                => grace alan
+    "#;
+    expect(&scim, "Users", table, &f.vars()).await;
     s.stop().await;
 }
 
 #[tokio::test]
 async fn multi_valued_attributes_and_value_paths() {
     let (s, scim) = start().await;
-    seed(&s, &scim).await;
-    expect_users(
-        &scim,
-        &cases![
-            (r#"emails pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
-            // `emails` alone compares the elements' `value`.
-            (r#"emails co "EXAMPLE""#, [ADA, GRACE, MARGARET]),
-            (r#"emails eq "ada@home.org""#, [ADA]),
-            (r#"emails.value eq "GRACE.h@home.org""#, [GRACE]),
-            (r#"emails.value sw "a""#, [ADA, ALAN]),
-            (r#"emails.value ew "@HOME.ORG""#, [ADA, GRACE, ALAN]),
-            (r#"emails.value gt "l""#, [LINUS, MARGARET]),
-            (r#"emails.value pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
-            (r#"emails.type eq "home""#, [ADA, GRACE, ALAN]),
-            (r#"emails.primary eq true"#, [ADA, GRACE, ALAN, MARGARET]),
-            (r#"emails.primary eq false"#, [GRACE]),
-            (r#"emails[type eq "work"]"#, [ADA, GRACE, LINUS, MARGARET]),
-            (
-                r#"emails[type eq "work" and value co "example"]"#,
-                [ADA, GRACE, MARGARET]
-            ),
-            // Both conditions on the same element: Ada's home address is not at example.com.
-            (r#"emails[type eq "home" and value co "example"]"#, []),
-            (
-                r#"emails[type eq "work" and primary eq true]"#,
-                [ADA, GRACE, MARGARET]
-            ),
-            (r#"emails[not (primary pr)]"#, [ADA, LINUS]),
-            (
-                r#"emails[type eq "work"].value eq "LINUS@kernel.org""#,
-                [LINUS]
-            ),
-            (r#"emails[type eq "home"].value eq "ada@example.com""#, []),
-            (
-                r#"emails[type eq "home"].value co "home""#,
-                [ADA, GRACE, ALAN]
-            ),
-        ],
-    )
-    .await;
+    let f = seed(&s, &scim).await;
+    let table = r#"
+        emails pr                                         => ada grace alan linus margaret
+        # `emails` alone compares the elements' `value`.
+        emails co "EXAMPLE"                               => ada grace margaret
+        emails eq "ada@home.org"                          => ada
+        emails.value eq "GRACE.h@home.org"                => grace
+        emails.value sw "a"                               => ada alan
+        emails.value ew "@HOME.ORG"                       => ada grace alan
+        emails.value gt "l"                               => linus margaret
+        emails.value pr                                   => ada grace alan linus margaret
+        emails.type eq "home"                             => ada grace alan
+        emails.primary eq true                            => ada grace alan margaret
+        emails.primary eq false                           => grace
+        emails[type eq "work"]                            => ada grace linus margaret
+        emails[type eq "work" and value co "example"]     => ada grace margaret
+        # Both conditions on the same element: Ada's home address is not at example.com.
+        emails[type eq "home" and value co "example"]     => -
+        emails[type eq "work" and primary eq true]        => ada grace margaret
+        emails[not (primary pr)]                          => ada linus
+        emails[type eq "work"].value eq "LINUS@kernel.org" => linus
+        emails[type eq "home"].value eq "ada@example.com" => -
+        emails[type eq "home"].value co "home"            => ada grace alan
+        # RFC 7644 §3.4.2.2: a filter on a multi-valued attribute matches if any value does:
+        # whoever has an address that is not a work one (and nobody without any address).
+        emails.type ne "work"                             => ada grace alan
+    "#;
+    expect(&scim, "Users", table, &f.vars()).await;
     s.stop().await;
 }
 
@@ -414,75 +424,48 @@ async fn multi_valued_attributes_and_value_paths() {
 async fn meta_times_and_memberships() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
-    let (mid, late) = (&f.mid, &f.late);
-    let cases = cases![
-        (format!(r#"meta.created lt "{mid}""#), [ADA, GRACE, ALAN]),
-        (format!(r#"meta.created le "{mid}""#), [ADA, GRACE, ALAN]),
-        (
-            format!(r#"meta.created gt "{mid}""#),
-            [LINUS, MARGARET, EDSGER]
-        ),
-        (
-            format!(r#"meta.created ge "{mid}""#),
-            [LINUS, MARGARET, EDSGER]
-        ),
-        // The time exactly as the server shows it in meta.created.
-        (
-            format!(r#"meta.created eq "{}""#, f.ada_created),
-            [ADA, GRACE, ALAN]
-        ),
-        (format!(r#"meta.lastModified gt "{late}""#), [ADA]),
-        (
-            format!(r#"meta.lastModified lt "{late}""#),
-            [GRACE, ALAN, LINUS, MARGARET, EDSGER],
-        ),
-        (r#"meta.resourceType eq "User""#.into(), ALL),
-        (
-            format!(r#"groups.value eq "{}""#, f.eng),
-            [ADA, GRACE, LINUS]
-        ),
-        // Direct memberships only: Engineering is in Leadership, its members are not.
-        (format!(r#"groups.value eq "{}""#, f.leads), [MARGARET]),
-        (format!(r#"groups eq "{}""#, f.research), [ADA, ALAN]),
-        (r#"groups.display eq "research""#, [ADA, ALAN]),
-        (r#"groups pr"#, [ADA, GRACE, ALAN, LINUS, MARGARET]),
-    ];
-    expect_users(&scim, &cases).await;
-
-    let (ada, eng) = (&f.id[ADA], &f.eng);
-    let cases = cases![
-        (
-            format!(r#"members.value eq "{ada}""#),
-            ["Engineering", "Research"]
-        ),
-        (format!(r#"members eq "{eng}""#), ["Leadership"]),
-        (format!(r#"not (members.value eq "{ada}")"#), ["Leadership"]),
-        (r#"members.type eq "Group""#, ["Leadership"]),
-        (r#"members pr"#, ["Engineering", "Research", "Leadership"]),
-        (r#"displayName eq "ENGINEERING""#, ["Engineering"]),
-        (
-            r#"displayName ne "engineering""#,
-            ["Research", "Leadership"]
-        ),
-        (r#"displayName co "EA""#, ["Research", "Leadership"]),
-        (r#"displayName sw "r""#, ["Research"]),
-        (r#"displayName ew "ING""#, ["Engineering"]),
-        (r#"displayName gt "l""#, ["Research", "Leadership"]),
-        (
-            r#"displayName le "leadership""#,
-            ["Engineering", "Leadership"]
-        ),
-        (format!(r#"id eq "{eng}""#), ["Engineering"]),
-        (
-            format!(r#"meta.created gt "{mid}""#),
-            ["Engineering", "Research", "Leadership"]
-        ),
-        (
-            r#"meta.resourceType eq "Group""#,
-            ["Engineering", "Research", "Leadership"]
-        ),
-    ];
-    expect_groups(&scim, &cases).await;
+    let users = r#"
+        meta.created lt "{mid}"         => ada grace alan
+        meta.created le "{mid}"         => ada grace alan
+        meta.created gt "{mid}"         => linus margaret edsger
+        meta.created ge "{mid}"         => linus margaret edsger
+        meta.lastModified gt "{late}"   => ada
+        meta.lastModified lt "{late}"   => grace alan linus margaret edsger
+        meta.resourceType eq "User"     => *
+        groups.value eq "{eng}"         => ada grace linus
+        # Direct memberships only: Engineering is in Leadership, its members are not.
+        groups.value eq "{leads}"       => margaret
+        groups eq "{research}"          => ada alan
+        groups.display eq "research"    => ada alan
+        groups pr                       => ada grace alan linus margaret
+    "#;
+    expect(&scim, "Users", users, &f.vars()).await;
+    let groups = r#"
+        members.value eq "{ada}"        => Engineering Research
+        members eq "{eng}"              => Leadership
+        not (members.value eq "{ada}")  => Leadership
+        members.type eq "Group"         => Leadership
+        members pr                      => *
+        displayName eq "ENGINEERING"    => Engineering
+        displayName ne "engineering"    => Research Leadership
+        displayName co "EA"             => Research Leadership
+        displayName sw "r"              => Research
+        displayName ew "ING"            => Engineering
+        displayName gt "l"              => Research Leadership
+        displayName le "leadership"     => Engineering Leadership
+        displayName pr                  => *
+        id eq "{eng}"                   => Engineering
+        meta.created gt "{mid}"         => *
+        meta.resourceType eq "Group"    => *
+    "#;
+    expect(&scim, "Groups", groups, &f.vars()).await;
+    // Times exactly as the server shows them in meta.created (milliseconds).
+    let shown = r#"
+        meta.created eq "{created}"     => ada grace alan
+        meta.created le "{created}"     => ada grace alan
+        meta.created gt "{created}"     => linus margaret edsger
+    "#;
+    expect(&scim, "Users", shown, &f.vars()).await;
     s.stop().await;
 }
 
@@ -491,37 +474,33 @@ async fn meta_times_and_memberships() {
 #[tokio::test]
 async fn and_or_not_precedence_parentheses_and_case() {
     let (s, scim) = start().await;
-    seed(&s, &scim).await;
-    expect_users(
-        &scim,
-        &cases![
-            (r#"title co "engineer" and active eq true"#, [ADA, GRACE]),
-            (r#"userName sw "a" or userName sw "l""#, [ADA, ALAN, LINUS]),
-            // A comparison with a missing attribute is false, so its negation is true: users
-            // without a title are "not (title eq …)".
-            (r#"not (title eq "Engineer")"#, [GRACE, ALAN, LINUS, MARGARET, EDSGER]),
-            (r#"not (title pr)"#, [LINUS, EDSGER]),
-            (r#"not (active eq true) and not (emails pr)"#, [EDSGER]),
-            (r#"not (not (userName eq "ada@example.com"))"#, [ADA]),
-            // `and` binds tighter than `or`.
-            (r#"userName sw "e" or title co "engineer" and active eq true"#, [EDSGER, ADA, GRACE]),
-            (r#"title co "engineer" and active eq true or userName sw "e""#, [EDSGER, ADA, GRACE]),
-            (r#"(userName sw "e" or title co "engineer") and active eq true"#, [ADA, GRACE]),
-            (r#"((userName sw "a")) and (active eq false or title eq "Engineer")"#, [ADA, ALAN]),
-            // Attribute names, operators, keywords and literals in any case.
-            (r#"USERNAME Eq "ada@example.com""#, [ADA]),
-            (r#"Title CO "eng""#, [ADA, GRACE]),
-            (r#"NAME.GIVENNAME sw "a" AND ACTIVE EQ TRUE"#, [ADA]),
-            (r#"userName eq "x" OR NOT (Emails PR)"#, [EDSGER]),
-            (r#"EMAILS[TYPE EQ "work" and PRIMARY eq True]"#, [ADA, GRACE, MARGARET]),
-            (
-                r#"URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:Department eq "navy""#,
-                &[GRACE],
-            ),
-            (r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "linus@kernel.org""#, [LINUS]),
-        ],
-    )
-    .await;
+    let f = seed(&s, &scim).await;
+    let table = r#"
+        title co "engineer" and active eq true    => ada grace
+        userName sw "a" or userName sw "l"        => ada alan linus
+        # A comparison with a missing attribute is false, so its negation is true: users
+        # without a title are "not (title eq …)" (though not "title ne …").
+        not (title eq "Engineer")                 => grace alan linus margaret edsger
+        not (title pr)                            => linus edsger
+        not (active eq true) and not (emails pr)  => edsger
+        not (not (userName eq "ada@example.com")) => ada
+        # `and` binds tighter than `or`, on either side.
+        userName sw "e" or title co "engineer" and active eq true => edsger ada grace
+        title co "engineer" and active eq true or userName sw "e" => edsger ada grace
+        (userName sw "e" or title co "engineer") and active eq true => ada grace
+        ((userName sw "a")) and (active eq false or title eq "Engineer") => ada alan
+        # Attribute names, operators, keywords, literals and schema URNs in any case.
+        USERNAME Eq "ada@example.com"             => ada
+        Title CO "eng"                            => ada grace
+        NAME.GIVENNAME sw "a" AND ACTIVE EQ TRUE  => ada
+        userName eq "x" OR NOT (Emails PR)        => edsger
+        EMAILS[TYPE EQ "work" and PRIMARY eq True] => ada grace margaret
+        {ENT}:DEPARTMENT eq "navy"                => grace
+        {user}:userName eq "linus@kernel.org"     => linus
+    "#;
+    let upper = ENTERPRISE.to_uppercase();
+    let vars = [f.vars(), vec![("ENT", upper.as_str())]].concat();
+    expect(&scim, "Users", table, &vars).await;
     s.stop().await;
 }
 
@@ -532,6 +511,7 @@ async fn invalid_filters_are_400_invalid_filter_and_password_is_403_sensitive() 
     let (s, scim) = start().await;
     seed(&s, &scim).await;
     let invalid = [
+        // Syntax
         r#"userName eq"#,
         r#"userName xx "a""#,
         r#"userName "a""#,
@@ -543,16 +523,19 @@ async fn invalid_filters_are_400_invalid_filter_and_password_is_403_sensitive() 
         r#"userName eq "unterminated"#,
         r#"not userName eq "a""#,
         r#""#,
+        // Unknown attributes
         r#"nosuch eq "x""#,
         r#"name.nosuch eq "x""#,
         r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch eq "x""#,
         r#"emails[nosuch eq "x"]"#,
+        // Operators and values the attribute's type does not take
         r#"active gt true"#,
         r#"active gt "x""#,
         r#"emails.primary lt false"#,
         r#"active co "t""#,
         r#"meta.created gt "yesterday""#,
         r#"name eq "Ada""#,
+        // Value filters on single-valued attributes, or nested
         r#"title[value eq "x"]"#,
         r#"name[givenName eq "Ada"]"#,
         r#"emails[type eq "work" and emails[value pr]]"#,
@@ -589,110 +572,57 @@ async fn invalid_filters_are_400_invalid_filter_and_password_is_403_sensitive() 
 async fn sort_by_and_sort_order() {
     let (s, scim) = start().await;
     seed(&s, &scim).await;
+    // The userNames of `/Users?{query}`, in order.
+    let sorted = async |query: &str| {
+        let r = scim.get(&format!("/Users?{query}")).await;
+        assert_eq!(r.status, 200, "{query}: {}", r.text);
+        r.list_of("userName")
+    };
     let by_name = [ADA, ALAN, EDSGER, GRACE, LINUS, MARGARET];
-    let r = query(&scim, "Users", &[("sortBy", "userName")]).await;
-    assert_eq!(
-        r.list_of("userName"),
-        by_name,
-        "ascending, ignoring case: {}",
-        r.text
-    );
-    let r = query(
-        &scim,
-        "Users",
-        &[("sortBy", "USERNAME"), ("sortOrder", "ascending")],
-    )
-    .await;
-    assert_eq!(r.list_of("userName"), by_name, "{}", r.text);
-    let r = query(
-        &scim,
-        "Users",
-        &[("sortBy", "userName"), ("sortOrder", "descending")],
-    )
-    .await;
-    let mut rev = by_name.to_vec();
-    rev.reverse();
-    assert_eq!(r.list_of("userName"), rev, "descending: {}", r.text);
+    assert_eq!(sorted("sortBy=userName").await, by_name);
+    assert_eq!(sorted("sortBy=USERNAME&sortOrder=Ascending").await, by_name);
+    let rev: Vec<&str> = by_name.into_iter().rev().collect();
+    assert_eq!(sorted("sortBy=userName&sortOrder=descending").await, rev);
 
     // Users without a family name (Linus, Edsger) come last in either order.
-    for (order, head) in [
-        ("ascending", [MARGARET, GRACE, ADA, ALAN]),
-        ("descending", [ALAN, ADA, GRACE, MARGARET]),
-    ] {
-        let r = query(
-            &scim,
-            "Users",
-            &[("sortBy", "name.familyName"), ("sortOrder", order)],
-        )
-        .await;
-        let got = r.list_of("userName");
-        assert_eq!(got.len(), 6, "{}", r.text);
-        assert_eq!(got[..4], head, "familyName {order}: {}", r.text);
-        assert_eq!(
-            set(&got[4..]),
-            set(&[LINUS, EDSGER]),
-            "nulls last, {order}: {}",
-            r.text
-        );
-    }
+    let got = sorted("sortBy=name.familyName").await;
+    assert_eq!(got[..4], [MARGARET, GRACE, ADA, ALAN]);
+    assert_eq!(set(&got[4..]), set(&[LINUS, EDSGER]), "nulls last");
+    let got = sorted("sortBy=name.familyName&sortOrder=descending").await;
+    assert_eq!(got[..4], [ALAN, ADA, GRACE, MARGARET]);
+    assert_eq!(set(&got[4..]), set(&[LINUS, EDSGER]), "nulls last");
 
-    let older = set(&[ADA, GRACE, ALAN]);
-    let newer = set(&[LINUS, MARGARET, EDSGER]);
-    for (order, first, last) in [
-        ("ascending", &older, &newer),
-        ("descending", &newer, &older),
-    ] {
-        let r = query(
-            &scim,
-            "Users",
-            &[("sortBy", "meta.created"), ("sortOrder", order)],
-        )
-        .await;
-        let got = r.list_of("userName");
-        assert_eq!(got.len(), 6, "{}", r.text);
-        assert_eq!(&set(&got[..3]), first, "meta.created {order}: {}", r.text);
-        assert_eq!(&set(&got[3..]), last, "meta.created {order}: {}", r.text);
-    }
+    let (older, newer) = (set(&[ADA, GRACE, ALAN]), set(&[LINUS, MARGARET, EDSGER]));
+    let got = sorted("sortBy=meta.created").await;
+    assert_eq!(
+        [set(&got[..3]), set(&got[3..])],
+        [older.clone(), newer.clone()]
+    );
+    let got = sorted("sortBy=meta.created&sortOrder=descending").await;
+    assert_eq!([set(&got[..3]), set(&got[3..])], [newer, older]);
 
     // With a filter and paging: the page is cut from the sorted matches.
-    let r = query(
-        &scim,
-        "Users",
-        &[
-            ("filter", "active eq true"),
-            ("sortBy", "userName"),
-            ("startIndex", "2"),
-            ("count", "2"),
-        ],
-    )
-    .await;
-    assert_eq!(r.list_of("userName"), [GRACE, LINUS], "{}", r.text);
-    assert_eq!(r.body["totalResults"], 4, "{}", r.text);
+    let query = "filter=active+eq+true&sortBy=userName&startIndex=2&count=2";
+    assert_eq!(sorted(query).await, [GRACE, LINUS]);
 
-    let r = query(
-        &scim,
-        "Groups",
-        &[("sortBy", "displayName"), ("sortOrder", "descending")],
-    )
-    .await;
-    assert_eq!(
-        r.list_of("displayName"),
-        ["Research", "Leadership", "Engineering"],
-        "{}",
-        r.text
+    let path = "/Groups?sortBy=displayName&sortOrder=descending";
+    let r = scim.get(path).await;
+    assert_order(
+        &r,
+        "displayName",
+        &["Research", "Leadership", "Engineering"],
     );
 
-    for (by, order) in [
-        ("nosuch", "ascending"),
-        ("name.nosuch", "ascending"),
-        ("userName", "sideways"),
+    for path in [
+        "/Users?sortBy=nosuch",
+        "/Users?sortBy=name.nosuch",
+        "/Users?sortBy=userName&sortOrder=up",
+        "/Groups?sortBy=userName",
     ] {
-        let r = query(&scim, "Users", &[("sortBy", by), ("sortOrder", order)]).await;
-        assert_eq!(r.status, 400, "sortBy={by} sortOrder={order}: {}", r.text);
-        assert_eq!(r.body["status"], "400", "{}", r.text);
+        let r = scim.get(path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text);
+        assert_eq!(r.body["status"], "400", "{path}: {}", r.text);
     }
-    let r = query(&scim, "Groups", &[("sortBy", "userName")]).await;
-    assert_eq!(r.status, 400, "Groups sortBy=userName: {}", r.text);
     s.stop().await;
 }
 
@@ -702,94 +632,50 @@ async fn sort_by_and_sort_order() {
 async fn paging_with_start_index_and_count() {
     let (s, scim) = start().await;
     seed(&s, &scim).await;
-    // Entra ID's probe.
-    let r = query(
-        &scim,
-        "Users",
-        &[
-            ("filter", "userName pr"),
-            ("startIndex", "1"),
-            ("count", "1"),
-        ],
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["totalResults"], 6, "{}", r.text);
-    assert_eq!(r.body["itemsPerPage"], 1, "{}", r.text);
-    assert_eq!(r.body["startIndex"], 1, "{}", r.text);
-    assert_eq!(
-        r.body["Resources"].as_array().unwrap().len(),
-        1,
-        "{}",
-        r.text
-    );
+    let page = async |query: &str| scim.get(&format!("/Users?{query}")).await;
+    // query → (totalResults, startIndex, itemsPerPage, resources)
+    let cases = [
+        // Entra ID's probe: the total of all matches, one resource.
+        ("filter=userName+pr&startIndex=1&count=1", (6, 1, 1, 1)),
+        ("startIndex=6&count=2", (6, 6, 1, 1)),
+        // startIndex below 1 is 1.
+        ("startIndex=0&count=3", (6, 1, 3, 3)),
+        ("startIndex=-5&count=3", (6, 1, 3, 3)),
+        // Beyond the end: nothing, and the total.
+        ("startIndex=7&count=10", (6, 7, 0, 0)),
+        // count 0, or negative: the total only.
+        ("count=0", (6, 1, 0, 0)),
+        ("startIndex=1&count=-3", (6, 1, 0, 0)),
+        // Above the maximum (1000): accepted.
+        ("count=5000", (6, 1, 6, 6)),
+        ("", (6, 1, 6, 6)),
+    ];
+    for (query, want) in cases {
+        let r = page(query).await;
+        assert_eq!(counts(&r), want, "{query}: {}", r.text);
+    }
+    let first = page("startIndex=1&count=3").await.list_of("userName");
+    for query in ["startIndex=0&count=3", "startIndex=-5&count=3"] {
+        assert_eq!(page(query).await.list_of("userName"), first, "{query}");
+    }
 
-    // Every page of two, without the server being told an order: no duplicate, no omission.
+    // Every page of two, in the server's own order: no duplicate, no omission.
     let mut seen = Vec::new();
-    for start in ["1", "3", "5"] {
-        let r = page(&scim, start, "2").await;
-        assert_eq!(r.body["totalResults"], 6, "{}", r.text);
-        assert_eq!(
-            r.body["startIndex"],
-            start.parse::<u64>().unwrap(),
-            "{}",
-            r.text
-        );
-        assert_eq!(r.body["itemsPerPage"], 2, "{}", r.text);
+    for start in [1, 3, 5] {
+        let r = page(&format!("startIndex={start}&count=2")).await;
+        assert_eq!(counts(&r), (6, start, 2, 2), "{}", r.text);
         seen.extend(r.list_of("userName"));
     }
     assert_eq!(seen.len(), 6, "{seen:?}");
     assert_eq!(set(&seen), set(&ALL), "{seen:?}");
-    let r = page(&scim, "6", "2").await;
-    assert_eq!(r.list_of("userName").len(), 1, "last page: {}", r.text);
 
-    // startIndex below 1 is 1.
-    let first = page(&scim, "1", "3").await.list_of("userName");
-    for start in ["0", "-5"] {
-        let r = page(&scim, start, "3").await;
-        assert_eq!(r.status, 200, "startIndex={start}: {}", r.text);
-        assert_eq!(r.body["startIndex"], 1, "startIndex={start}: {}", r.text);
-        assert_eq!(
-            r.list_of("userName"),
-            first,
-            "startIndex={start}: {}",
-            r.text
-        );
+    for query in ["count=two", "startIndex=x", "count=1.5"] {
+        let r = page(query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.text);
+        assert_eq!(r.body["status"], "400", "{query}: {}", r.text);
     }
-    // Beyond the end: nothing, and the right total.
-    let r = page(&scim, "7", "10").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["totalResults"], 6, "{}", r.text);
-    assert_eq!(r.body["itemsPerPage"], 0, "{}", r.text);
-    assert_eq!(r.list_of("userName").len(), 0, "{}", r.text);
-    // count 0 (or negative): the total only.
-    for count in ["0", "-3"] {
-        let r = page(&scim, "1", count).await;
-        assert_eq!(r.status, 200, "count={count}: {}", r.text);
-        assert_eq!(r.body["totalResults"], 6, "count={count}: {}", r.text);
-        assert_eq!(r.body["itemsPerPage"], 0, "count={count}: {}", r.text);
-        assert_eq!(r.list_of("userName").len(), 0, "count={count}: {}", r.text);
-    }
-    // Above the maximum (1000): accepted, at most the maximum.
-    let r = page(&scim, "1", "5000").await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.list_of("userName").len(), 6, "{}", r.text);
-    // No count: the default page holds all six.
-    let r = scim.get("/Users").await;
-    assert_list(&r, "no count", "userName", &ALL);
-    for (start, count) in [("1", "two"), ("x", "2"), ("1", "1.5")] {
-        let r = page(&scim, start, count).await;
-        assert_eq!(
-            r.status, 400,
-            "startIndex={start} count={count}: {}",
-            r.text
-        );
-        assert_eq!(r.body["status"], "400", "{}", r.text);
-    }
-    // Groups page the same way.
-    let r = query(&scim, "Groups", &[("startIndex", "3"), ("count", "5")]).await;
-    assert_eq!(r.body["totalResults"], 3, "{}", r.text);
-    assert_eq!(r.list_of("displayName").len(), 1, "{}", r.text);
+    let r = scim.get("/Groups?startIndex=3&count=5").await;
+    assert_eq!(counts(&r), (3, 3, 1, 1), "{}", r.text);
     s.stop().await;
 }
 
@@ -799,148 +685,72 @@ async fn paging_with_start_index_and_count() {
 async fn attributes_and_excluded_attributes_and_never_the_password() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
+    let (ada, eng) = (&f.id[ADA], &f.eng);
+    // The one user whose userName starts with `who@`, listed with `query`: its representation.
+    let one = async |who: &str, query: &str| {
+        let path = format!("/Users?filter=userName+sw+%22{who}@%22&{query}");
+        let mut r = scim.get(&path).await;
+        assert_eq!(counts(&r).3, 1, "{}", r.text);
+        r.body = r.body["Resources"][0].take();
+        r
+    };
+    let r = one("ada", "attributes=name.givenName").await;
+    let want = json!({ "schemas": [USER], "id": ada, "name": { "givenName": "Ada" } });
+    same(&r, want);
+    let r = one("grace", &format!("attributes={ENTERPRISE}:department")).await;
+    let want = json!({ "schemas": [USER, ENTERPRISE], "id": f.id[GRACE],
+                       ENTERPRISE: { "department": "Navy" } });
+    same(&r, want);
+    let r = one("ada", "excludedAttributes=name.familyName").await;
+    ok(&r, r.body["name"] == json!({ "givenName": "Ada" }));
+    ok(&r, r.body["title"] == "Engineer");
 
-    let r = query(&scim, "Users", &[("attributes", "userName")]).await;
-    assert_eq!(r.list_of("userName").len(), 6, "{}", r.text);
-    for u in r.body["Resources"].as_array().unwrap() {
-        assert_eq!(keys(u), set(&["id", "schemas", "userName"]), "{}", r.text);
-        assert_eq!(u["schemas"], json!([USER]), "{}", r.text);
+    let r = scim.get("/Users?attributes=userName").await;
+    ok(&r, resources(&r).len() == 6);
+    for u in resources(&r) {
+        ok(&r, keys(u) == set(&["id", "schemas", "userName"]));
+        ok(&r, u["schemas"] == json!([USER]));
     }
-    let r = query(
-        &scim,
-        "Users",
-        &[
-            ("attributes", "name.givenName"),
-            ("filter", "userName eq \"ada@example.com\""),
-        ],
-    )
-    .await;
-    let ada = &r.body["Resources"][0];
-    assert_eq!(keys(ada), set(&["id", "schemas", "name"]), "{}", r.text);
-    assert_eq!(ada["name"], json!({ "givenName": "Ada" }), "{}", r.text);
-
-    let dept = format!("{ENTERPRISE}:department");
-    let r = query(
-        &scim,
-        "Users",
-        &[
-            ("attributes", dept.as_str()),
-            ("filter", "userName eq \"grace@example.com\""),
-        ],
-    )
-    .await;
-    let grace = &r.body["Resources"][0];
-    assert_eq!(
-        keys(grace),
-        set(&["id", "schemas", ENTERPRISE]),
-        "{}",
-        r.text
-    );
-    assert_eq!(
-        grace[ENTERPRISE],
-        json!({ "department": "Navy" }),
-        "{}",
-        r.text
-    );
-    assert_eq!(grace["schemas"], json!([USER, ENTERPRISE]), "{}", r.text);
-
-    let r = query(&scim, "Users", &[("excludedAttributes", "emails,groups")]).await;
-    assert_eq!(r.list_of("userName").len(), 6, "{}", r.text);
-    for u in r.body["Resources"].as_array().unwrap() {
-        assert!(
-            u.get("emails").is_none() && u.get("groups").is_none(),
-            "{}",
-            r.text
-        );
-        assert!(
-            u.get("userName").is_some() && u.get("meta").is_some(),
-            "{}",
-            r.text
-        );
+    let r = scim.get("/Users?excludedAttributes=emails,groups").await;
+    ok(&r, resources(&r).len() == 6);
+    for u in resources(&r) {
+        ok(&r, u.get("emails").is_none() && u.get("groups").is_none());
+        ok(&r, u.get("userName").is_some() && u.get("meta").is_some());
     }
-    let r = query(
-        &scim,
-        "Users",
-        &[
-            ("excludedAttributes", "name.familyName"),
-            ("filter", "userName eq \"ada@example.com\""),
-        ],
-    )
-    .await;
-    assert_eq!(
-        r.body["Resources"][0]["name"],
-        json!({ "givenName": "Ada" }),
-        "{}",
-        r.text
-    );
 
     // By id too.
-    let ada_path = format!("/Users/{}", f.id[ADA]);
     let r = scim
-        .get(&format!("{ada_path}?attributes=userName,emails.value"))
+        .get(&format!("/Users/{ada}?attributes=userName,emails.value"))
         .await;
-    assert_eq!(
-        keys(&r.body),
-        set(&["id", "schemas", "userName", "emails"]),
-        "{}",
-        r.text
-    );
-    assert_eq!(
-        r.body["emails"],
-        json!([{ "value": "ada@example.com" }, { "value": "ada@home.org" }]),
-        "{}",
-        r.text
-    );
-    let r = scim
-        .get(&format!(
-            "{ada_path}?excludedAttributes=emails,groups,{ENTERPRISE}"
-        ))
-        .await;
-    assert!(
-        r.body.get("emails").is_none() && r.body.get("groups").is_none(),
-        "{}",
-        r.text
-    );
-    assert!(r.body.get(ENTERPRISE).is_none(), "{}", r.text);
-    assert_eq!(r.body["schemas"], json!([USER]), "{}", r.text);
-    assert_eq!(r.body["title"], "Engineer", "{}", r.text);
+    let emails = json!([{ "value": "ada@example.com" }, { "value": "ada@home.org" }]);
+    let want = json!({ "schemas": [USER], "id": ada, "userName": ADA, "emails": emails });
+    same(&r, want);
+    let query = format!("excludedAttributes=emails,groups,{ENTERPRISE}");
+    let r = scim.get(&format!("/Users/{ada}?{query}")).await;
+    let b = &r.body;
+    ok(&r, b.get("emails").is_none() && b.get("groups").is_none());
+    ok(&r, b.get(ENTERPRISE).is_none());
+    ok(&r, !b["schemas"].to_string().contains(ENTERPRISE));
+    ok(&r, b["title"] == "Engineer");
 
     // Groups without their members, in a list and by id.
-    let r = query(&scim, "Groups", &[("excludedAttributes", "members")]).await;
-    assert_eq!(r.list_of("displayName").len(), 3, "{}", r.text);
-    for g in r.body["Resources"].as_array().unwrap() {
-        assert!(g.get("members").is_none(), "{}", r.text);
-        assert!(
-            g.get("displayName").is_some() && g.get("meta").is_some(),
-            "{}",
-            r.text
-        );
+    let r = scim.get("/Groups?excludedAttributes=members").await;
+    ok(&r, resources(&r).len() == 3);
+    for g in resources(&r) {
+        ok(&r, g.get("members").is_none());
+        ok(&r, g.get("displayName").is_some());
     }
-    let r = scim
-        .get(&format!("/Groups/{}?excludedAttributes=members", f.eng))
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert!(r.body.get("members").is_none(), "{}", r.text);
-    assert_eq!(r.body["displayName"], "Engineering", "{}", r.text);
-    let r = scim
-        .get(&format!("/Groups/{}?attributes=displayName", f.eng))
-        .await;
-    assert_eq!(
-        keys(&r.body),
-        set(&["id", "schemas", "displayName"]),
-        "{}",
-        r.text
-    );
-    let r = scim
-        .get(&format!("/Groups/{}?attributes=members.value", f.eng))
-        .await;
+    let group = async |query: &str| scim.get(&format!("/Groups/{eng}?{query}")).await;
+    let r = group("excludedAttributes=members").await;
+    ok(&r, r.status == 200 && r.body.get("members").is_none());
+    ok(&r, r.body["displayName"] == "Engineering");
+    let r = group("attributes=displayName").await;
+    let want = json!({ "schemas": [GROUP], "id": eng, "displayName": "Engineering" });
+    same(&r, want);
+    let r = group("attributes=members.value").await;
     let members = r.body["members"].as_array().unwrap();
-    assert_eq!(members.len(), 3, "{}", r.text);
-    assert!(
-        members.iter().all(|m| keys(m) == set(&["value"])),
-        "{}",
-        r.text
-    );
+    ok(&r, members.len() == 3);
+    ok(&r, members.iter().all(|m| keys(m) == set(&["value"])));
 
     // The password is write-only: in no response, whatever is asked for.
     const SECRET: &str = "Tr0ub4dor & 3 zebras crossing";
@@ -948,43 +758,28 @@ async fn attributes_and_excluded_attributes_and_never_the_password() {
         "schemas": [USER], "userName": "pw@example.com", "password": SECRET,
         "emails": [{ "value": "pw@example.com", "type": "work", "primary": true }]
     });
-    let created = scim
-        .post("/Users?attributes=password,userName", &body)
-        .await;
+    let created = scim.post("/Users?attributes=password", &body).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let path = format!("/Users/{}", created.id());
     body["id"] = created.body["id"].clone();
+    let other = json!({ "schemas": [USER], "userName": "pw2@example.com", "password": SECRET });
+    let set_pw = json!([{ "op": "replace", "path": "password", "value": SECRET }]);
+    let everything = search(json!({ "attributes": ["password", "userName"] }));
     let responses = vec![
         created,
-        scim.post(
-            "/Users",
-            &json!({ "schemas": [USER], "userName": "pw2@example.com", "password": SECRET }),
-        )
-        .await,
+        scim.post("/Users", &other).await,
         scim.get(&path).await,
         scim.get(&format!("{path}?attributes=password")).await,
         scim.put(&path, &body).await,
-        scim.patch_ops(
-            &path,
-            json!([{ "op": "replace", "path": "password", "value": SECRET }]),
-        )
-        .await,
+        scim.patch_ops(&path, set_pw).await,
         scim.get("/Users").await,
-        query(&scim, "Users", &[("attributes", "password")]).await,
-        scim.post(
-            "/Users/.search",
-            &json!({ "schemas": [SEARCH], "attributes": ["password", "userName"] }),
-        )
-        .await,
+        scim.get("/Users?attributes=password").await,
+        scim.post("/Users/.search", &everything).await,
     ];
     for r in &responses {
-        assert!(r.status < 300, "{}", r.text);
-        assert!(
-            !has_key_anywhere(&r.body, "password"),
-            "password returned: {}",
-            r.text
-        );
-        assert!(!r.text.contains(SECRET), "the secret returned: {}", r.text);
+        ok(r, r.status < 300);
+        ok(r, !has_key_anywhere(&r.body, "password"));
+        ok(r, !r.text.contains(SECRET));
     }
     s.stop().await;
 }
@@ -996,167 +791,89 @@ async fn search_requests_per_type_and_at_the_root() {
     let (s, scim) = start().await;
     let f = seed(&s, &scim).await;
     // The same query by GET and by POST .search gives the same answer.
-    let get = query(
-        &scim,
-        "Users",
-        &[
-            ("filter", r#"title co "engineer" or active eq false"#),
-            ("sortBy", "userName"),
-            ("sortOrder", "descending"),
-            ("startIndex", "2"),
-            ("count", "2"),
-            ("attributes", "userName,title"),
-        ],
-    )
-    .await;
-    assert_eq!(get.list_of("userName"), [EDSGER, ALAN], "{}", get.text);
-    assert_eq!(get.body["totalResults"], 4, "{}", get.text);
-    let post = scim
-        .post(
-            "/Users/.search",
-            &search(json!({
-                "filter": r#"title co "engineer" or active eq false"#,
-                "sortBy": "userName", "sortOrder": "descending",
-                "startIndex": 2, "count": 2, "attributes": ["userName", "title"]
-            })),
-        )
-        .await;
-    assert_eq!(post.status, 200, "{}", post.text);
-    assert_eq!(
-        post.body, get.body,
-        "POST .search {} vs GET {}",
-        post.text, get.text
-    );
+    let filter = r#"title co "engineer" or active eq false"#;
+    let sort = [
+        ("filter", filter),
+        ("sortBy", "userName"),
+        ("sortOrder", "descending"),
+    ];
+    let page = [
+        ("startIndex", "2"),
+        ("count", "2"),
+        ("attributes", "userName,title"),
+    ];
+    let get = query(&scim, "Users", &[sort, page].concat()).await;
+    assert_order(&get, "userName", &[EDSGER, ALAN]);
+    assert_eq!(counts(&get), (4, 2, 2, 2), "{}", get.text);
+    let body = search(json!({
+        "filter": filter, "sortBy": "userName", "sortOrder": "descending",
+        "startIndex": 2, "count": 2, "attributes": ["userName", "title"]
+    }));
+    let post = scim.post("/Users/.search", &body).await;
+    assert_eq!(post.body, get.body, "{} vs {}", post.text, get.text);
 
     let filter = format!(r#"members.value eq "{}""#, f.id[ADA]);
-    let get = query(
-        &scim,
-        "Groups",
-        &[
-            ("filter", filter.as_str()),
-            ("excludedAttributes", "members"),
-        ],
-    )
-    .await;
-    assert_list(
-        &get,
-        "Groups GET",
-        "displayName",
-        &["Engineering", "Research"],
-    );
-    let post = scim
-        .post(
-            "/Groups/.search",
-            &search(json!({ "filter": filter, "excludedAttributes": ["members"] })),
-        )
-        .await;
-    assert_eq!(post.status, 200, "{}", post.text);
-    assert_eq!(
-        set(&post.list_of("displayName")),
-        set(&["Engineering", "Research"]),
-        "{}",
-        post.text
-    );
-    assert_eq!(
-        post.body["totalResults"], get.body["totalResults"],
-        "{}",
-        post.text
-    );
-    assert!(
-        post.body["Resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|g| g.get("members").is_none()),
-        "{}",
-        post.text
-    );
+    let params = [
+        ("filter", filter.as_str()),
+        ("excludedAttributes", "members"),
+    ];
+    let get = query(&scim, "Groups", &params).await;
+    let body = search(json!({ "filter": filter, "excludedAttributes": ["members"] }));
+    let post = scim.post("/Groups/.search", &body).await;
+    for r in [&get, &post] {
+        assert_list(r, "members", "displayName", &["Engineering", "Research"]);
+        ok(r, resources(r).iter().all(|g| g.get("members").is_none()));
+    }
 
-    // Paging and clamping in a SearchRequest as in a query string.
-    let r = scim
-        .post(
-            "/Users/.search",
-            &search(json!({ "startIndex": -1, "count": 1 })),
-        )
-        .await;
-    assert_eq!(
-        (r.body["totalResults"].clone(), r.body["startIndex"].clone()),
-        (json!(6), json!(1)),
-        "{}",
-        r.text
-    );
-    assert_eq!(r.list_of("userName").len(), 1, "{}", r.text);
+    // Paging is clamped in a SearchRequest as in a query string.
+    let body = search(json!({ "startIndex": -1, "count": 1 }));
+    let r = scim.post("/Users/.search", &body).await;
+    assert_eq!(counts(&r), (6, 1, 1, 1), "{}", r.text);
 
     // A SearchRequest needs its schema; a bad filter in one is invalidFilter.
+    let bad = [
+        (json!({ "filter": "userName pr" }), "invalidSyntax"),
+        (
+            json!({ "schemas": [USER], "filter": "userName pr" }),
+            "invalidSyntax",
+        ),
+        (search(json!({ "filter": "userName eq" })), "invalidFilter"),
+    ];
     for path in ["/Users/.search", "/Groups/.search", "/.search"] {
-        let r = scim.post(path, &json!({ "filter": "userName pr" })).await;
-        r.assert_error(400, Some("invalidSyntax"));
-        let r = scim
-            .post(path, &json!({ "schemas": [USER], "filter": "userName pr" }))
-            .await;
-        r.assert_error(400, Some("invalidSyntax"));
-        let r = scim
-            .post(path, &search(json!({ "filter": "userName eq" })))
-            .await;
-        r.assert_error(400, Some("invalidFilter"));
+        for (body, scim_type) in &bad {
+            scim.post(path, body)
+                .await
+                .assert_error(400, Some(scim_type));
+        }
     }
 
     // At the root: Users, then Groups, paged as one list.
-    let r = scim
-        .post(
-            "/.search",
-            &search(json!({ "filter": r#"meta.resourceType eq "User""# })),
-        )
-        .await;
+    let root = async |body: Value| scim.post("/.search", &search(body)).await;
+    let r = root(json!({ "filter": r#"meta.resourceType eq "User""# })).await;
     assert_list(&r, "root resourceType User", "userName", &ALL);
-    let r = scim
-        .post(
-            "/.search",
-            &search(json!({ "filter": r#"meta.resourceType eq "Group""# })),
-        )
-        .await;
-    assert_list(
+    let r = root(json!({ "filter": r#"meta.resourceType eq "Group""# })).await;
+    assert_list(&r, "root resourceType Group", "displayName", &GROUPS);
+    let ing = r#"displayName co "ING""#;
+    let r = root(json!({ "filter": ing })).await;
+    assert_order(&r, "displayName", &["Alan Turing", "Engineering"]);
+    let types: Vec<&Value> = resources(&r).iter().map(|x| &x["meta"]).collect();
+    ok(
         &r,
-        "root resourceType Group",
-        "displayName",
-        &["Engineering", "Research", "Leadership"],
+        types[0]["resourceType"] == "User" && types[1]["resourceType"] == "Group",
     );
-    let ing = search(json!({ "filter": r#"displayName co "ING""# }));
-    let r = scim.post("/.search", &ing).await;
-    assert_list(
-        &r,
-        "root displayName",
-        "displayName",
-        &["Alan Turing", "Engineering"],
-    );
-    let types: Vec<&Value> = r.body["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| &x["meta"]["resourceType"])
-        .collect();
-    assert_eq!(types, [&json!("User"), &json!("Group")], "{}", r.text);
-    let mut second = ing.clone();
-    second["startIndex"] = json!(2);
-    second["count"] = json!(1);
-    let r = scim.post("/.search", &second).await;
-    assert_eq!(r.body["totalResults"], 2, "{}", r.text);
-    assert_eq!(r.list_of("displayName"), ["Engineering"], "{}", r.text);
+    let r = root(json!({ "filter": ing, "startIndex": 2, "count": 1 })).await;
+    assert_eq!(counts(&r), (2, 2, 1, 1), "{}", r.text);
+    assert_order(&r, "displayName", &["Engineering"]);
     // A filter only Users understand: no Groups, no error.
-    let r = scim
-        .post(
-            "/.search",
-            &search(json!({ "filter": r#"userName eq "ada@example.com""# })),
-        )
-        .await;
+    let r = root(json!({ "filter": r#"userName eq "ada@example.com""# })).await;
     assert_list(&r, "root userName", "userName", &[ADA]);
-    // Nobody understands it: invalidFilter.
-    let r = scim
-        .post("/.search", &search(json!({ "filter": r#"nosuch eq "x""# })))
-        .await;
+    // Nobody understands it: invalidFilter. No filter: too many.
+    let r = root(json!({ "filter": r#"nosuch eq "x""# })).await;
     r.assert_error(400, Some("invalidFilter"));
-    // Without a filter: too many.
-    let r = scim.post("/.search", &search(json!({ "count": 10 }))).await;
+    let r = root(json!({ "count": 10 })).await;
     r.assert_error(400, Some("tooMany"));
+    // Sorted by an attribute only Users have: the Groups lack it (as a missing value would).
+    let r = root(json!({ "filter": ing, "sortBy": "userName" })).await;
+    assert_order(&r, "displayName", &["Alan Turing", "Engineering"]);
     s.stop().await;
 }
