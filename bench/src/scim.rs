@@ -33,7 +33,7 @@ fn user(i: usize) -> Value {
         "name": { "givenName": format!("Given{i}"), "familyName": format!("Family{}", i % 5000) },
         "displayName": format!("User {i}"),
         "title": format!("Title {}", i % 50),
-        "active": i % 10 != 0,
+        "active": !i.is_multiple_of(10),
         "emails": [
             { "value": format!("user{i}@example.com"), "type": "work", "primary": true },
             { "value": format!("home{i}@example.net"), "type": "home" }

@@ -553,10 +553,10 @@ async fn store<C: Db>(
     if done.rows_affected == 0 {
         return Err(ScimError::precondition_failed());
     }
-    Ok(scim_group::Entity::find_by_id(old.id)
+    scim_group::Entity::find_by_id(old.id)
         .one(txn)
         .await?
-        .ok_or_else(|| ScimError::not_found("Group not found"))?)
+        .ok_or_else(|| ScimError::not_found("Group not found"))
 }
 
 pub async fn replace<C: Db>(
@@ -743,7 +743,7 @@ pub async fn patch<C: Db>(
             }
             MemberChange::RemoveAll => removed += remove_members(&txn, old.id, None).await?,
             MemberChange::RemoveWhere(f) => {
-                let cond = sql::member_condition(backend, &f)?;
+                let cond = sql::member_condition(backend, f)?;
                 // `cond` is written against `m`, a member row; placeholders are numbered
                 // after the group id's.
                 let (gid, cond_sql) = match backend {
