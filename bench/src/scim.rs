@@ -67,6 +67,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let db_url = crate::fresh_pg(&args.pg_url)
         .await
         .context("the SCIM bench needs PostgreSQL")?;
+    // Statistics as autovacuum keeps them (it is off on some machines, and a table that was
+    // never analyzed gets sequential-scan plans that the connections then keep).
+    let stats = sea_orm::Database::connect(&db_url).await?;
+    let analyze = || async {
+        use sea_orm::ConnectionTrait;
+        stats
+            .execute_unprepared("ANALYZE users, audit_events, scim_groups, scim_group_members")
+            .await
+    };
     let dir = tempfile::tempdir()?;
     let target = targets::plinto(
         "Plinto PostgreSQL",
@@ -91,6 +100,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .as_str()
         .context("token")?
         .to_string();
+    analyze().await?;
     let base = Arc::new(format!("{}/t/default/scim/v2", setup.base));
     let token = Arc::new(token);
     let http = load::client();
@@ -153,6 +163,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             (created, failed)
         }));
     }
+    // Analyze as the table grows (autovacuum's default: after 10% of the rows change).
+    let mut analyzed_at = 0usize;
+    while tasks.iter().any(|t| !t.is_finished()) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let left = queue.lock().await.len();
+        let done = (args.users.div_ceil(PER_REQUEST) - left) * PER_REQUEST;
+        if done >= (analyzed_at * 11 / 10).max(2 * PER_REQUEST) {
+            analyze().await?;
+            analyzed_at = done;
+        }
+    }
     let (mut created, mut failed) = (0, 0);
     for t in tasks {
         let (c, f) = t.await?;
@@ -161,6 +182,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let bulk_secs = started.elapsed().as_secs_f64();
     anyhow::ensure!(created > 0, "no user was created");
+    analyze().await?;
 
     // Filtered lists.
     let n = args.users.max(1);

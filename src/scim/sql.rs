@@ -290,7 +290,10 @@ impl Builder {
                 self.filter(a, within)?,
                 self.filter(b, within)?
             ),
-            Filter::Not(a) => format!("(NOT {})", self.filter(a, within)?),
+            // A comparison with a missing value is NULL in SQL, which WHERE, AND and OR treat
+            // as false; only NOT would keep it NULL, so NOT turns it into false first. (Not
+            // wrapping each comparison keeps it usable with an index.)
+            Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.filter(a, within)?),
             Filter::Present(path) => {
                 let op = self.resolve(path, within)?;
                 self.present(op)?
@@ -711,8 +714,7 @@ impl Builder {
                 _ => return Err(bad("is a string")),
             },
         };
-        // A comparison with a missing value is false, also under NOT.
-        Ok(format!("COALESCE(({sql}), FALSE)"))
+        Ok(format!("({sql})"))
     }
 
     fn text_compare(&mut self, lhs: &str, op: CompareOp, v: String, fold: bool) -> String {
