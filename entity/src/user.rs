@@ -30,6 +30,9 @@ pub struct Model {
     /// The rest of the SCIM representation in canonical form (no `id`, `meta`, `schemas`,
     /// `userName`, `externalId`, `active`, `password`, `groups`: those come from columns).
     pub scim: Json,
+    /// `scim` lower-cased (keys and values): what case-insensitive `eq` filters look up by
+    /// JSON containment, through a GIN index on PostgreSQL. Written with `scim`, never read.
+    pub scim_search: Json,
     /// Bumped on every change: the ETag.
     pub version: i64,
 }

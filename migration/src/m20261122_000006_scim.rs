@@ -40,6 +40,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
             string_len_null("external_id", 512),
             json_binary("scim").default("{}").to_owned(),
+            json_binary("scim_search").default("{}").to_owned(),
             big_integer("version").default(1).to_owned(),
         ] {
             let mut col = col;
@@ -71,6 +72,22 @@ impl MigrationTrait for Migration {
             }
         };
         db.execute_unprepared(backfill).await?;
+        // The lower-cased copy that case-insensitive `eq` filters look up by containment,
+        // with a GIN index on PostgreSQL.
+        match manager.get_database_backend() {
+            DbBackend::Postgres => {
+                db.execute_unprepared("UPDATE users SET scim_search = lower(scim::text)::jsonb")
+                    .await?;
+                db.execute_unprepared(
+                    "CREATE INDEX ix_users_scim_search ON users USING GIN (scim_search jsonb_path_ops)",
+                )
+                .await?;
+            }
+            _ => {
+                db.execute_unprepared("UPDATE users SET scim_search = lower(scim)")
+                    .await?;
+            }
+        }
         manager
             .create_index(
                 Index::create()
@@ -172,6 +189,12 @@ impl MigrationTrait for Migration {
                 .drop_table(Table::drop().table(table).to_owned())
                 .await?;
         }
+        if manager.get_database_backend() == DbBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared("DROP INDEX IF EXISTS ix_users_scim_search")
+                .await?;
+        }
         for index in ["ux_users_tenant_user_name", "ix_users_tenant_external_id"] {
             manager
                 .drop_index(Index::drop().name(index).table("users").to_owned())
@@ -179,6 +202,7 @@ impl MigrationTrait for Migration {
         }
         for col in [
             "version",
+            "scim_search",
             "scim",
             "external_id",
             "user_name_normalized",

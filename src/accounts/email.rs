@@ -222,6 +222,7 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
         active.email = Set(email.display.clone());
         active.email_normalized = Set(email.normalized.clone());
         users::replace_email(&mut doc, &old, &email.display);
+        active.scim_search = Set(users::search_copy(&doc));
         active.scim = Set(doc);
         // An account whose SCIM userName was its address keeps it so.
         if user_name_was_email {

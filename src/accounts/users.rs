@@ -80,6 +80,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         user_name: Set(email.display.clone()),
         user_name_normalized: Set(email.normalized.clone()),
         external_id: Set(None),
+        scim_search: Set(search_copy(&scim)),
         scim: Set(scim),
         version: Set(1),
     }
@@ -199,6 +200,7 @@ pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
     let version = user.version + 1;
     let mut active = user.into_active_model();
     active.name = Set(name);
+    active.scim_search = Set(search_copy(&doc));
     active.scim = Set(doc);
     active.version = Set(version);
     active.updated_at = Set(now);
@@ -345,4 +347,10 @@ pub fn replace_email(doc: &mut serde_json::Value, old: &str, new: &str) {
         }
         None => list.insert(0, serde_json::json!({ "value": new, "primary": true })),
     }
+}
+
+/// The lower-cased copy of a SCIM representation (`users.scim_search`): keys and values folded
+/// as Rust folds them, so that the filter side (which folds the same way) finds them.
+pub fn search_copy(doc: &serde_json::Value) -> serde_json::Value {
+    serde_json::from_str(&doc.to_string().to_lowercase()).unwrap_or_else(|_| doc.clone())
 }

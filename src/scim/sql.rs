@@ -16,6 +16,7 @@
 use chrono::DurationRound;
 use sea_orm::DbBackend;
 use sea_orm::sea_query::{Expr, Value as SqlValue};
+use serde_json::Value;
 
 use super::error::{ScimError, ScimResult};
 use super::filter::{AttrPath, CompareOp, Filter, Literal};
@@ -56,10 +57,12 @@ enum Operand {
     /// A uuid column: `eq`/`ne` against a string that is a uuid.
     Uuid(String),
     Time(String),
-    /// A JSON value in the representation (text in SQL, typed by the schema).
+    /// A JSON value in the representation (text in SQL, typed by the schema); `keys` is its
+    /// path in the representation when it is a top-level one (not inside an element).
     Json {
         sql: String,
         ty: Type,
+        keys: Option<Vec<String>>,
     },
     /// A multi-valued attribute: `EXISTS` over its elements.
     Elements(Elements),
@@ -274,6 +277,52 @@ impl Builder {
         }
     }
 
+    /// PostgreSQL: an index-backed pre-filter for a case-insensitive `eq` on the
+    /// representation: `users.scim_search @> {…}`, the lower-cased value at the lower-cased
+    /// path, through the GIN index on `scim_search`. The exact comparison still follows it;
+    /// this only lets the database skip the rows that cannot match. (`None` elsewhere.)
+    fn contains(&mut self, keys: &[&str], leaf: Value) -> Option<String> {
+        if self.backend != DbBackend::Postgres || self.table != Table::Users || keys.is_empty() {
+            return None;
+        }
+        let mut doc = match leaf {
+            Value::String(s) => Value::String(s.to_lowercase()),
+            other => other,
+        };
+        for k in keys.iter().rev() {
+            let mut m = serde_json::Map::new();
+            m.insert(k.to_lowercase(), doc);
+            doc = Value::Object(m);
+        }
+        let p = self.bind(doc);
+        Some(format!("{}.scim_search @> {p}", self.table.name()))
+    }
+
+    /// [`Self::contains`] for an element of a multi-valued JSON attribute with these
+    /// sub-attribute values.
+    fn element_contains(&mut self, el: &Elements, pairs: &[(&str, &str)]) -> Option<String> {
+        let Elements::Json { attr, schema } = el else {
+            return None;
+        };
+        if pairs.is_empty() {
+            return None;
+        }
+        let mut element = serde_json::Map::new();
+        for (k, v) in pairs {
+            let sub = attr
+                .sub_attributes
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(k))?;
+            if !matches!(sub.ty, Type::String | Type::Reference | Type::Binary) {
+                return None;
+            }
+            element.insert(sub.name.to_lowercase(), Value::String(v.to_lowercase()));
+        }
+        let mut keys: Vec<&str> = schema.iter().copied().collect();
+        keys.push(&attr.name);
+        self.contains(&keys, Value::Array(vec![Value::Object(element)]))
+    }
+
     fn filter(&mut self, f: &Filter, within: Option<&Elements>) -> ScimResult<String> {
         self.depth += 1;
         if self.depth > 1000 {
@@ -312,7 +361,13 @@ impl Builder {
                 match self.resolve(attr, None)? {
                     Operand::Elements(el) => {
                         let inner = self.filter(filter, Some(&el))?;
-                        self.exists(&el, &inner)
+                        let exists = self.exists(&el, &inner);
+                        let mut leaves = Vec::new();
+                        eq_leaves(filter, &mut leaves);
+                        match self.element_contains(&el, &leaves) {
+                            Some(pre) => format!("({pre} AND {exists})"),
+                            None => exists,
+                        }
                     }
                     _ => {
                         return Err(ScimError::invalid_filter(format!(
@@ -401,7 +456,11 @@ impl Builder {
                     .find(|s| s.name.eq_ignore_ascii_case(&path.attr))
                     .ok_or_else(unknown)?;
                 let sql = self.json_path(self.element(), &[&sub.name]);
-                Ok(Operand::Json { sql, ty: sub.ty })
+                Ok(Operand::Json {
+                    sql,
+                    ty: sub.ty,
+                    keys: None,
+                })
             }
             Elements::GroupsOfUser => match name.as_str() {
                 "value" => Ok(Operand::Uuid("m.group_id".into())),
@@ -529,6 +588,7 @@ impl Builder {
         Ok(Operand::Json {
             sql: self.json_path(&format!("{t}.scim"), &keys),
             ty,
+            keys: Some(keys.iter().map(|k| k.to_string()).collect()),
         })
     }
 
@@ -575,7 +635,17 @@ impl Builder {
                 let inner_exact = self.case_exact(&inner_path, Some(&el));
                 let inner_op = self.resolve(&inner_path, Some(&el))?;
                 let inner = self.compare(inner_op, op, value, inner_exact, &inner_path)?;
-                return Ok(self.exists(&el, &inner));
+                let exists = self.exists(&el, &inner);
+                let pre = match (op, value) {
+                    (CompareOp::Eq, Literal::String(v)) => {
+                        self.element_contains(&el, &[(inner_path.attr.as_str(), v.as_str())])
+                    }
+                    _ => None,
+                };
+                return Ok(match pre {
+                    Some(pre) => format!("({pre} AND {exists})"),
+                    None => exists,
+                });
             }
             Operand::Const(c) => {
                 let Literal::String(s) = value else {
@@ -671,7 +741,7 @@ impl Builder {
                 let fold_rhs = !folded && !case_exact;
                 self.text_compare(&lhs, op, v, fold_rhs)
             }
-            Operand::Json { sql, ty } => match (ty, value) {
+            Operand::Json { sql, ty, keys } => match (ty, value) {
                 (Type::Boolean, Literal::Bool(b)) => {
                     let b = match self.backend {
                         DbBackend::Postgres => self.bind(if *b { "true" } else { "false" }),
@@ -709,7 +779,17 @@ impl Builder {
                     } else {
                         format!("lower({sql})")
                     };
-                    self.text_compare(&lhs, op, s.clone(), !case_exact)
+                    let exact = self.text_compare(&lhs, op, s.clone(), !case_exact);
+                    match keys.filter(|_| op == CompareOp::Eq) {
+                        Some(keys) => {
+                            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+                            match self.contains(&keys, Value::String(s.clone())) {
+                                Some(pre) => format!("{pre} AND {exact}"),
+                                None => exact,
+                            }
+                        }
+                        None => exact,
+                    }
                 }
                 _ => return Err(bad("is a string")),
             },
@@ -743,6 +823,22 @@ impl Builder {
                 format!("{lhs} {sym} {}", rhs(self))
             }
         }
+    }
+}
+
+/// The `attr eq "string"` terms that a filter inside `[…]` requires (its top-level `and`s).
+fn eq_leaves<'f>(f: &'f Filter, out: &mut Vec<(&'f str, &'f str)>) {
+    match f {
+        Filter::And(a, b) => {
+            eq_leaves(a, out);
+            eq_leaves(b, out);
+        }
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: Literal::String(v),
+        } if path.schema.is_none() && path.sub.is_none() => out.push((&path.attr, v)),
+        _ => {}
     }
 }
 

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 
 use entity::{scim_group, scim_group_member, user};
+use sea_orm::RelationTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionSession,
 };
-use sea_orm::RelationTrait;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -22,6 +22,7 @@ use super::list::{ListQuery, Projection};
 use super::schema::{self, ENTERPRISE_USER, PLINTO_USER, USER};
 use super::sql::{self, Table};
 use super::{Ctx, Db, check_if_match, meta, patch};
+use crate::accounts::users as accounts;
 use crate::accounts::{sessions, validation};
 use crate::audit::{self, actions};
 use crate::error::DomainError;
@@ -375,6 +376,7 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
         user_name: Set(f.user_name.clone()),
         user_name_normalized: Set(normalized),
         external_id: Set(f.external_id.clone()),
+        scim_search: Set(accounts::search_copy(&Value::Object(f.doc.clone()))),
         scim: Set(Value::Object(f.doc)),
         version: Set(1),
     }
@@ -443,6 +445,10 @@ async fn store<C: Db>(
         .col_expr(user::Column::UserName, Expr::value(f.user_name.clone()))
         .col_expr(user::Column::UserNameNormalized, Expr::value(normalized))
         .col_expr(user::Column::ExternalId, Expr::value(f.external_id.clone()))
+        .col_expr(
+            user::Column::ScimSearch,
+            Expr::value(accounts::search_copy(&Value::Object(f.doc.clone()))),
+        )
         .col_expr(user::Column::Scim, Expr::value(Value::Object(f.doc)))
         .col_expr(user::Column::Version, Expr::value(old.version + 1))
         .col_expr(user::Column::UpdatedAt, Expr::value(ctx.now));

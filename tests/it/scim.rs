@@ -497,6 +497,26 @@ async fn provisioning_decides_sign_in() {
         "local@example.com"
     );
 
+    // A change on the account page shows in SCIM, and filters find it.
+    let local = s.browser();
+    local
+        .login("default", "local@example.com", "local password 1")
+        .await;
+    local
+        .submit(
+            "/t/default/account",
+            "/t/default/account/profile",
+            &[("name", "Local Hero")],
+        )
+        .await;
+    let r = scim.filter("Users", "displayName eq \"local hero\"").await;
+    assert_eq!(
+        r.list_of("userName"),
+        vec!["local@example.com"],
+        "{}",
+        r.text
+    );
+
     // emailVerified (Plinto's extension) is the account's state, read-only, filterable.
     assert_eq!(r.body["Resources"][0][PLINTO]["emailVerified"], true);
     let out = s.cli(&[
