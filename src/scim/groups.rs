@@ -3,135 +3,32 @@
 //! group with tens of thousands of members is never loaded to add or remove one. (The groups
 //! feed the `groups` claim and SAML attributes later.)
 
-use std::collections::{HashMap, HashSet};
-
-use chrono::{DateTime, Utc};
-use entity::{scim_group, scim_group_member, user};
-use sea_orm::ExprTrait;
+use entity::{scim_group, scim_group_member};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Set, Statement, TransactionSession,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    TransactionSession,
 };
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::error::{ScimError, ScimResult};
-use super::filter::PatchPath;
 use super::list::{ListQuery, Projection};
-use super::patch::{OpKind, PatchOp};
 use super::schema::{self, GROUP};
 use super::sql::{self, Table};
 use super::{Ctx, Db, check_if_match, meta, patch};
 use crate::audit::{self, actions};
 
+mod members;
+
+pub use members::{Member, MemberType, members_of, touch};
+use members::{
+    MemberChange, add_members, member_refs, partition, remove_members, remove_where,
+    resolve_members,
+};
+
 const MAX_DISPLAY_NAME: usize = 256;
 const MAX_EXTERNAL_ID: usize = 256;
-/// Rows per statement when many members are written or read at once.
-const CHUNK: usize = 500;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MemberType {
-    User,
-    Group,
-}
-
-impl MemberType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MemberType::User => "User",
-            MemberType::Group => "Group",
-        }
-    }
-
-    fn endpoint(self) -> &'static str {
-        match self {
-            MemberType::User => "Users",
-            MemberType::Group => "Groups",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Member {
-    pub id: Uuid,
-    pub kind: MemberType,
-    pub display: Option<String>,
-}
-
-/// Bump the version of groups whose membership changed by some other way (a user deleted).
-pub async fn touch(
-    db: &impl ConnectionTrait,
-    now: DateTime<Utc>,
-    ids: impl Iterator<Item = Uuid>,
-) -> ScimResult<()> {
-    let ids: Vec<Uuid> = ids.collect();
-    for chunk in ids.chunks(CHUNK) {
-        scim_group::Entity::update_many()
-            .col_expr(
-                scim_group::Column::Version,
-                Expr::col(scim_group::Column::Version).add(1),
-            )
-            .col_expr(scim_group::Column::UpdatedAt, Expr::value(now))
-            .filter(scim_group::Column::Id.is_in(chunk.iter().copied()))
-            .exec(db)
-            .await?;
-    }
-    Ok(())
-}
-
-fn placeholders(backend: DbBackend, from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| match backend {
-            DbBackend::Postgres => format!("${i}"),
-            _ => "?".to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The members of each group, with their display names.
-pub async fn members_of(
-    db: &impl ConnectionTrait,
-    groups: &[Uuid],
-) -> ScimResult<HashMap<Uuid, Vec<Member>>> {
-    let backend = db.get_database_backend();
-    let mut out: HashMap<Uuid, Vec<Member>> = HashMap::new();
-    for chunk in groups.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT m.group_id, m.member_id, m.member_type, \
-             COALESCE(u.name, u.user_name, g.display_name) AS display \
-             FROM scim_group_members m \
-             LEFT JOIN users u ON u.id = m.member_id \
-             LEFT JOIN scim_groups g ON g.id = m.member_id \
-             WHERE m.group_id IN ({}) ORDER BY m.group_id, m.member_id",
-            placeholders(backend, 1, chunk.len())
-        );
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                chunk.iter().map(|id| sea_orm::Value::from(*id)),
-            ))
-            .await?;
-        for row in rows {
-            let group: Uuid = row.try_get("", "group_id")?;
-            let id: Uuid = row.try_get("", "member_id")?;
-            let kind: String = row.try_get("", "member_type")?;
-            let display: Option<String> = row.try_get("", "display")?;
-            out.entry(group).or_default().push(Member {
-                id,
-                kind: if kind == "Group" {
-                    MemberType::Group
-                } else {
-                    MemberType::User
-                },
-                display,
-            });
-        }
-    }
-    Ok(out)
-}
 
 pub fn representation<C: Db>(
     ctx: &Ctx<'_, C>,
@@ -271,37 +168,6 @@ fn parse_body(body: &Value) -> ScimResult<Map<String, Value>> {
     Ok(schema::normalize_resource(schema::groups(), body)?)
 }
 
-/// Member references from a `members` value (an array of `{value, type}`).
-fn member_refs(v: &Value) -> ScimResult<Vec<(Uuid, Option<MemberType>)>> {
-    let items = match v {
-        Value::Array(a) => a.as_slice(),
-        other => std::slice::from_ref(other),
-    };
-    items
-        .iter()
-        .map(|m| {
-            let value = m
-                .get("value")
-                .and_then(Value::as_str)
-                .ok_or_else(|| ScimError::invalid_value("each member needs a value (its id)"))?;
-            let id = Uuid::parse_str(value).map_err(|_| {
-                ScimError::invalid_value(format!("members: no User or Group has the id {value:?}"))
-            })?;
-            let kind = match m.get("type").and_then(Value::as_str) {
-                Some(t) if t.eq_ignore_ascii_case("user") => Some(MemberType::User),
-                Some(t) if t.eq_ignore_ascii_case("group") => Some(MemberType::Group),
-                Some(t) => {
-                    return Err(ScimError::invalid_value(format!(
-                        "members: type is User or Group, not {t:?}"
-                    )));
-                }
-                None => None,
-            };
-            Ok((id, kind))
-        })
-        .collect()
-}
-
 fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
     let display_name = match doc.remove("displayName") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
@@ -328,122 +194,6 @@ fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
         external_id,
         members,
     })
-}
-
-/// Check that each reference is a user or a group of the tenant (not the group itself).
-async fn resolve_members(
-    db: &impl ConnectionTrait,
-    tenant: Uuid,
-    group: Uuid,
-    refs: &[(Uuid, Option<MemberType>)],
-) -> ScimResult<Vec<(Uuid, MemberType)>> {
-    let ids: Vec<Uuid> = refs
-        .iter()
-        .map(|(id, _)| *id)
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let mut users = HashSet::new();
-    let mut groups = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let u: Vec<Uuid> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::TenantId.eq(tenant))
-            .filter(user::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        users.extend(u);
-        let g: Vec<Uuid> = scim_group::Entity::find()
-            .select_only()
-            .column(scim_group::Column::Id)
-            .filter(scim_group::Column::TenantId.eq(tenant))
-            .filter(scim_group::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        groups.extend(g);
-    }
-    let mut out = Vec::with_capacity(ids.len());
-    let mut seen = HashSet::new();
-    for (id, kind) in refs {
-        if *id == group {
-            return Err(ScimError::invalid_value(
-                "a group cannot be a member of itself",
-            ));
-        }
-        let found = if users.contains(id) {
-            MemberType::User
-        } else if groups.contains(id) {
-            MemberType::Group
-        } else {
-            return Err(ScimError::invalid_value(format!(
-                "members: no User or Group has the id {id}"
-            )));
-        };
-        if kind.is_some_and(|k| k != found) {
-            return Err(ScimError::invalid_value(format!(
-                "members: {id} is a {}",
-                found.as_str()
-            )));
-        }
-        if seen.insert(*id) {
-            out.push((*id, found));
-        }
-    }
-    Ok(out)
-}
-
-async fn add_members(
-    db: &impl ConnectionTrait,
-    group: Uuid,
-    members: &[(Uuid, MemberType)],
-) -> ScimResult<()> {
-    for chunk in members.chunks(CHUNK) {
-        scim_group_member::Entity::insert_many(chunk.iter().map(|(id, kind)| {
-            scim_group_member::ActiveModel {
-                group_id: Set(group),
-                member_id: Set(*id),
-                member_type: Set(kind.as_str().to_string()),
-            }
-        }))
-        .on_conflict_do_nothing_on([
-            scim_group_member::Column::GroupId,
-            scim_group_member::Column::MemberId,
-        ])
-        .exec(db)
-        .await?;
-    }
-    Ok(())
-}
-
-async fn remove_members(
-    db: &impl ConnectionTrait,
-    group: Uuid,
-    ids: Option<&[Uuid]>,
-) -> ScimResult<u64> {
-    let mut removed = 0;
-    match ids {
-        None => {
-            removed = scim_group_member::Entity::delete_many()
-                .filter(scim_group_member::Column::GroupId.eq(group))
-                .exec(db)
-                .await?
-                .rows_affected;
-        }
-        Some(ids) => {
-            for chunk in ids.chunks(CHUNK) {
-                removed += scim_group_member::Entity::delete_many()
-                    .filter(scim_group_member::Column::GroupId.eq(group))
-                    .filter(scim_group_member::Column::MemberId.is_in(chunk.iter().copied()))
-                    .exec(db)
-                    .await?
-                    .rows_affected;
-            }
-        }
-    }
-    Ok(removed)
 }
 
 async fn check_unique<C: Db>(
@@ -598,97 +348,6 @@ pub async fn replace<C: Db>(
     Ok(g)
 }
 
-fn is_members(path: &PatchPath) -> bool {
-    path.attr.attr.eq_ignore_ascii_case("members")
-        && path
-            .attr
-            .schema
-            .as_deref()
-            .is_none_or(|s| s.eq_ignore_ascii_case(GROUP))
-}
-
-/// A change to the member rows.
-enum MemberChange {
-    Add(Vec<(Uuid, Option<MemberType>)>),
-    /// Replace every member.
-    Set(Vec<(Uuid, Option<MemberType>)>),
-    Remove(Vec<Uuid>),
-    RemoveAll,
-    RemoveWhere(super::filter::Filter),
-}
-
-/// Split PATCH operations into member changes and the operations on the rest.
-fn partition(ops: Vec<PatchOp>) -> ScimResult<(Vec<MemberChange>, Vec<PatchOp>)> {
-    let mut changes = Vec::new();
-    let mut rest = Vec::new();
-    for op in ops {
-        match &op.path {
-            Some(path) if is_members(path) => {
-                if path.sub.is_some() || path.attr.sub.is_some() {
-                    return Err(ScimError::bad(
-                        "invalidPath",
-                        "a member's sub-attributes cannot be changed: add or remove the member",
-                    ));
-                }
-                let refs = || -> ScimResult<Vec<(Uuid, Option<MemberType>)>> {
-                    op.value
-                        .as_ref()
-                        .map(member_refs)
-                        .transpose()
-                        .map(Option::unwrap_or_default)
-                };
-                changes.push(match (op.op, &path.filter) {
-                    (OpKind::Remove, Some(f)) => MemberChange::RemoveWhere(f.clone()),
-                    (_, Some(_)) => {
-                        return Err(ScimError::bad(
-                            "invalidPath",
-                            "members can be added, replaced or removed, not changed in place",
-                        ));
-                    }
-                    (OpKind::Add, None) => MemberChange::Add(refs()?),
-                    (OpKind::Replace, None) => MemberChange::Set(refs()?),
-                    (OpKind::Remove, None) => match &op.value {
-                        Some(_) => {
-                            MemberChange::Remove(refs()?.into_iter().map(|(id, _)| id).collect())
-                        }
-                        None => MemberChange::RemoveAll,
-                    },
-                });
-            }
-            Some(_) => rest.push(op),
-            None => {
-                // A value object may carry members beside other attributes.
-                let Some(Value::Object(obj)) = &op.value else {
-                    rest.push(op);
-                    continue;
-                };
-                let mut obj = obj.clone();
-                let key = obj
-                    .keys()
-                    .find(|k| k.eq_ignore_ascii_case("members"))
-                    .cloned();
-                if let Some(key) = key
-                    && let Some(m) = obj.remove(&key)
-                {
-                    let refs = member_refs(&m)?;
-                    changes.push(match op.op {
-                        OpKind::Replace => MemberChange::Set(refs),
-                        _ => MemberChange::Add(refs),
-                    });
-                }
-                if !obj.is_empty() {
-                    rest.push(PatchOp {
-                        op: op.op,
-                        path: None,
-                        value: Some(Value::Object(obj)),
-                    });
-                }
-            }
-        }
-    }
-    Ok((changes, rest))
-}
-
 /// PATCH: member changes run as row inserts and deletes; name and externalId through the
 /// PATCH engine.
 pub async fn patch<C: Db>(
@@ -721,7 +380,6 @@ pub async fn patch<C: Db>(
             _ => None,
         });
     }
-    let backend = ctx.db.get_database_backend();
     let txn = ctx.db.begin().await?;
     let g = store(&txn, ctx, &old, f.display_name, f.external_id).await?;
     let (mut added, mut removed) = (0usize, 0u64);
@@ -742,33 +400,7 @@ pub async fn patch<C: Db>(
                 removed += remove_members(&txn, old.id, Some(ids.as_slice())).await?
             }
             MemberChange::RemoveAll => removed += remove_members(&txn, old.id, None).await?,
-            MemberChange::RemoveWhere(f) => {
-                let cond = sql::member_condition(backend, f)?;
-                // `cond` is written against `m`, a member row; placeholders are numbered
-                // after the group id's.
-                let (gid, cond_sql) = match backend {
-                    DbBackend::Postgres => ("$1".to_string(), renumber(&cond.sql, 1)),
-                    _ => ("?".to_string(), cond.sql.clone()),
-                };
-                let stmt = format!(
-                    "DELETE FROM scim_group_members WHERE group_id = {gid} AND member_id IN \
-                     (SELECT m.member_id FROM scim_group_members m WHERE m.group_id = {gid2} \
-                     AND {cond_sql})",
-                    gid2 = match backend {
-                        DbBackend::Postgres => "$1".to_string(),
-                        _ => "?".to_string(),
-                    },
-                );
-                let mut values: Vec<sea_orm::Value> = vec![old.id.into()];
-                if backend != DbBackend::Postgres {
-                    values.push(old.id.into());
-                }
-                values.extend(cond.values);
-                removed += txn
-                    .execute_raw(Statement::from_sql_and_values(backend, stmt, values))
-                    .await?
-                    .rows_affected();
-            }
+            MemberChange::RemoveWhere(f) => removed += remove_where(&txn, old.id, f).await?,
         }
     }
     audit_write(
@@ -781,26 +413,6 @@ pub async fn patch<C: Db>(
     .await?;
     txn.commit().await?;
     Ok(g)
-}
-
-/// Shift `$n` placeholders of a PostgreSQL fragment by `by`.
-fn renumber(sql: &str, by: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
-            let mut n = String::new();
-            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                n.push(d);
-                chars.next();
-            }
-            out.push('$');
-            out.push_str(&(n.parse::<usize>().unwrap_or(0) + by).to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
