@@ -214,10 +214,8 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
     let old = user.email.clone();
     let mut doc = user.scim.clone();
     let user_name_was_email = user.user_name_normalized == user.email_normalized;
-    let version = user.version + 1;
     let mut active = user.into_active_model();
     active.email_verified = Set(true);
-    active.version = Set(version);
     if changing {
         active.email = Set(email.display.clone());
         active.email_normalized = Set(email.normalized.clone());
@@ -237,6 +235,7 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
         }
         _ => e.into(),
     })?;
+    users::bump_version(&txn, user.id).await?;
     let mut event = audit::Event::new(
         if changing {
             actions::EMAIL_CHANGE
@@ -350,6 +349,7 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     active.email_verified = Set(true);
     active.updated_at = Set(ctx.now);
     let user = active.update(&txn).await?;
+    users::bump_version(&txn, user.id).await?;
     let sessions = sessions::revoke_all(&txn, ctx.now, id, None).await?;
     let grants = crate::grants::revoke_user_grants(&txn, ctx.now, id).await?;
     audit::record(

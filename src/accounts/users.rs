@@ -166,12 +166,11 @@ pub async fn disable<C: ConnectionTrait + TransactionTrait>(
         .await?
         .ok_or(DomainError::NotFound("user"))?;
     let txn = db.begin().await?;
-    let version = user.version + 1;
     let mut active = user.into_active_model();
     active.disabled = Set(true);
-    active.version = Set(version);
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
+    bump_version(&txn, user.id).await?;
     sessions::revoke_all(&txn, now, user.id, None).await?;
     audit::record(
         &txn,
@@ -197,14 +196,13 @@ pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
     let (tenant_id, id) = (user.tenant_id, user.id);
     let mut doc = user.scim.clone();
     set_display_name(&mut doc, name.as_deref());
-    let version = user.version + 1;
     let mut active = user.into_active_model();
     active.name = Set(name);
     active.scim_search = Set(search_copy(&doc));
     active.scim = Set(doc);
-    active.version = Set(version);
     active.updated_at = Set(now);
     let user = active.update(&txn).await?;
+    bump_version(&txn, user.id).await?;
     audit::record(
         &txn,
         now,
@@ -353,4 +351,19 @@ pub fn replace_email(doc: &mut serde_json::Value, old: &str, new: &str) {
 /// as Rust folds them, so that the filter side (which folds the same way) finds them.
 pub fn search_copy(doc: &serde_json::Value) -> serde_json::Value {
     serde_json::from_str(&doc.to_string().to_lowercase()).unwrap_or_else(|_| doc.clone())
+}
+
+/// Move the user's SCIM version (`meta.version`, the ETag) on: one atomic increment, so that
+/// two writers never end on the same version.
+pub async fn bump_version(db: &impl ConnectionTrait, id: Uuid) -> DomainResult<()> {
+    use sea_orm::ExprTrait;
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::Version,
+            sea_orm::sea_query::Expr::col(user::Column::Version).add(1),
+        )
+        .filter(user::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

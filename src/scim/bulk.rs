@@ -16,6 +16,8 @@ use super::error::{ScimError, ScimResult};
 use super::{BULK_REQUEST, BULK_RESPONSE, Ctx, Db, LIMITS, groups, users};
 
 struct Op {
+    /// The bulkIds it refers to (in `data` and `path`), found once.
+    refs: Vec<String>,
     method: String,
     bulk_id: Option<String>,
     version: Option<String>,
@@ -119,12 +121,19 @@ fn parse(body: &Value) -> ScimResult<(Option<usize>, Vec<Op>)> {
                 "bulkId {b:?} is used twice"
             )));
         }
+        let data = op.get("data").cloned();
+        let mut refs = Vec::new();
+        if let Some(d) = &data {
+            references(d, &mut refs);
+        }
+        refs.extend(path_reference(&path));
         out.push(Op {
+            refs,
             method,
             bulk_id,
             version: field("version"),
             path,
-            data: op.get("data").cloned(),
+            data,
         });
     }
     Ok((fail_on_errors, out))
@@ -228,16 +237,8 @@ pub async fn run<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<Value> {
             break;
         }
         // The first operation whose references are all resolved (or can never be).
-        let refs_of = |op: &Op| {
-            let mut r = Vec::new();
-            if let Some(d) = &op.data {
-                references(d, &mut r);
-            }
-            r.extend(path_reference(&op.path));
-            r
-        };
         let ready = pending.iter().position(|op| {
-            refs_of(op)
+            op.refs
                 .iter()
                 .all(|r| created.contains_key(r) || failed_ids.contains(r) || !defined.contains(r))
         });
@@ -246,8 +247,11 @@ pub async fn run<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<Value> {
             // Every remaining operation waits for another: a circular reference.
             None => (pending.remove(0), true),
         };
-        let refs = refs_of(&op);
-        let unresolved: Vec<&String> = refs.iter().filter(|r| !created.contains_key(*r)).collect();
+        let unresolved: Vec<&String> = op
+            .refs
+            .iter()
+            .filter(|r| !created.contains_key(*r))
+            .collect();
         let outcome = if cycle {
             Err(ScimError::new(
                 StatusCode::CONFLICT,

@@ -285,6 +285,12 @@ fn lex(input: &str) -> Result<(Vec<Token>, usize), ParseError> {
                 };
                 let raw = input.get(start..=end).unwrap_or_default();
                 match serde_json::from_str::<String>(raw) {
+                    // No stored value holds a NUL (PostgreSQL cannot store one).
+                    Ok(s) if s.contains('\0') => {
+                        return Err(err(format!(
+                            "a NUL character in the string at position {token_pos}"
+                        )));
+                    }
                     Ok(s) => Tok::Str(s),
                     Err(_) => {
                         return Err(err(format!(

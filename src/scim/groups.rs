@@ -4,6 +4,7 @@
 //! feed the `groups` claim and SAML attributes later.)
 
 use entity::{scim_group, scim_group_member};
+use sea_orm::ExprTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
@@ -181,10 +182,14 @@ fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
     }
     let external_id = match doc.remove("externalId") {
         None => None,
-        Some(Value::String(s)) if s.chars().count() <= MAX_EXTERNAL_ID => Some(s),
+        Some(Value::String(s))
+            if s.chars().count() <= MAX_EXTERNAL_ID && !s.chars().any(char::is_control) =>
+        {
+            Some(s)
+        }
         Some(_) => {
             return Err(ScimError::invalid_value(format!(
-                "externalId is a string of at most {MAX_EXTERNAL_ID} characters"
+                "externalId is a string of at most {MAX_EXTERNAL_ID} printable characters"
             )));
         }
     };
@@ -284,24 +289,35 @@ async fn store<C: Db>(
     old: &scim_group::Model,
     display_name: String,
     external_id: Option<String>,
+    // `If-Match` was given: conditional on the version read (else the last writer wins).
+    conditional: bool,
 ) -> ScimResult<scim_group::Model> {
     let normalized = display_name.to_lowercase();
-    let done = scim_group::Entity::update_many()
+    let update = scim_group::Entity::update_many()
         .col_expr(scim_group::Column::DisplayName, Expr::value(display_name))
         .col_expr(
             scim_group::Column::DisplayNameNormalized,
             Expr::value(normalized),
         )
         .col_expr(scim_group::Column::ExternalId, Expr::value(external_id))
-        .col_expr(scim_group::Column::Version, Expr::value(old.version + 1))
+        .col_expr(
+            scim_group::Column::Version,
+            Expr::col(scim_group::Column::Version).add(1),
+        )
         .col_expr(scim_group::Column::UpdatedAt, Expr::value(ctx.now))
-        .filter(scim_group::Column::Id.eq(old.id))
-        .filter(scim_group::Column::Version.eq(old.version))
-        .exec(txn)
-        .await
-        .map_err(unique_violation)?;
+        .filter(scim_group::Column::Id.eq(old.id));
+    let update = if conditional {
+        update.filter(scim_group::Column::Version.eq(old.version))
+    } else {
+        update
+    };
+    let done = update.exec(txn).await.map_err(unique_violation)?;
     if done.rows_affected == 0 {
-        return Err(ScimError::precondition_failed());
+        return Err(if conditional {
+            ScimError::precondition_failed()
+        } else {
+            ScimError::not_found(format!("Group {} not found", old.id))
+        });
     }
     scim_group::Entity::find_by_id(old.id)
         .one(txn)
@@ -332,7 +348,15 @@ pub async fn replace<C: Db>(
     )
     .await?;
     let txn = ctx.db.begin().await?;
-    let g = store(&txn, ctx, &old, f.display_name, f.external_id).await?;
+    let g = store(
+        &txn,
+        ctx,
+        &old,
+        f.display_name,
+        f.external_id,
+        if_match.is_some(),
+    )
+    .await?;
     // PUT replaces: members left out are no longer members.
     remove_members(&txn, old.id, None).await?;
     add_members(&txn, old.id, &members).await?;
@@ -381,7 +405,15 @@ pub async fn patch<C: Db>(
         });
     }
     let txn = ctx.db.begin().await?;
-    let g = store(&txn, ctx, &old, f.display_name, f.external_id).await?;
+    let g = store(
+        &txn,
+        ctx,
+        &old,
+        f.display_name,
+        f.external_id,
+        if_match.is_some(),
+    )
+    .await?;
     let (mut added, mut removed) = (0usize, 0u64);
     for (c, members) in changes.iter().zip(resolved) {
         match c {
@@ -432,11 +464,11 @@ pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -
         .filter(scim_group_member::Column::MemberId.eq(old.id))
         .exec(&txn)
         .await?;
-    let done = scim_group::Entity::delete_many()
-        .filter(scim_group::Column::Id.eq(old.id))
-        .filter(scim_group::Column::Version.eq(old.version))
-        .exec(&txn)
-        .await?;
+    let mut delete = scim_group::Entity::delete_many().filter(scim_group::Column::Id.eq(old.id));
+    if if_match.is_some() {
+        delete = delete.filter(scim_group::Column::Version.eq(old.version));
+    }
+    let done = delete.exec(&txn).await?;
     if done.rows_affected == 0 {
         return Err(ScimError::precondition_failed());
     }

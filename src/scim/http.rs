@@ -529,6 +529,8 @@ async fn root_search(
     let group_total = groups::list(&ctx, &count_only).await;
     let (user_total, group_total) = match (user_total, group_total) {
         (Err(e), Err(_)) => return Err(e),
+        // Only a filter that the other type does not understand makes a type empty.
+        (Err(e), _) | (_, Err(e)) if !e.status.is_client_error() => return Err(e),
         (u, g) => (
             u.map(|(t, _)| t).unwrap_or(0),
             g.map(|(t, _)| t).unwrap_or(0),

@@ -285,8 +285,11 @@ impl Builder {
         if self.backend != DbBackend::Postgres || self.table != Table::Users || keys.is_empty() {
             return None;
         }
+        // Only ASCII: Rust and the database's `lower()` (which folded the stored copy of
+        // migrated rows) agree on it under every locale.
         let mut doc = match leaf {
-            Value::String(s) => Value::String(s.to_lowercase()),
+            Value::String(s) if s.is_ascii() => Value::String(s.to_ascii_lowercase()),
+            Value::String(_) => return None,
             other => other,
         };
         for k in keys.iter().rev() {
@@ -316,7 +319,13 @@ impl Builder {
             if !matches!(sub.ty, Type::String | Type::Reference | Type::Binary) {
                 return None;
             }
-            element.insert(sub.name.to_lowercase(), Value::String(v.to_lowercase()));
+            if !v.is_ascii() {
+                return None;
+            }
+            element.insert(
+                sub.name.to_lowercase(),
+                Value::String(v.to_ascii_lowercase()),
+            );
         }
         let mut keys: Vec<&str> = schema.iter().copied().collect();
         keys.push(&attr.name);
@@ -345,7 +354,7 @@ impl Builder {
             Filter::Not(a) => format!("(NOT COALESCE({}, FALSE))", self.filter(a, within)?),
             Filter::Present(path) => {
                 let op = self.resolve(path, within)?;
-                self.present(op)?
+                self.present_at(op, path)?
             }
             Filter::Compare { path, op, value } => {
                 let operand = self.resolve(path, within)?;
@@ -592,6 +601,23 @@ impl Builder {
         })
     }
 
+    /// `pr` of a path: for `emails.type`, an element whose `type` is present.
+    fn present_at(&mut self, op: Operand, path: &AttrPath) -> ScimResult<String> {
+        match (op, &path.sub) {
+            (Operand::Elements(el), Some(sub)) => {
+                let inner = AttrPath {
+                    schema: None,
+                    attr: sub.clone(),
+                    sub: None,
+                };
+                let inner_op = self.resolve(&inner, Some(&el))?;
+                let inner_sql = self.present(inner_op)?;
+                Ok(self.exists(&el, &inner_sql))
+            }
+            (op, _) => self.present(op),
+        }
+    }
+
     fn present(&mut self, op: Operand) -> ScimResult<String> {
         Ok(match op {
             Operand::Text { sql, .. } => format!("({sql} IS NOT NULL AND {sql} <> '')"),
@@ -614,7 +640,7 @@ impl Builder {
         let bad = |what: &str| ScimError::invalid_filter(format!("{} {what}", display(path)));
         if matches!(value, Literal::Null) {
             // `eq null` is "not present"; `ne null` is "present".
-            let present = self.present(operand)?;
+            let present = self.present_at(operand, path)?;
             return match op {
                 CompareOp::Eq => Ok(format!("(NOT {present})")),
                 CompareOp::Ne => Ok(present),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::scim_token;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    QueryOrder, Set, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -18,8 +18,8 @@ pub const PREFIX: &str = "plinto_scim_";
 const MAX_NAME: usize = 200;
 
 /// Create a token; the plain token is returned once and never stored.
-pub async fn create(
-    db: &impl ConnectionTrait,
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     now: DateTime<Utc>,
     key: &SubKey,
     tenant_id: Uuid,
@@ -35,6 +35,7 @@ pub async fn create(
         ));
     }
     let token = format!("{PREFIX}{}", crypto::random_token(32)?);
+    let txn = db.begin().await?;
     let model = scim_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant_id),
@@ -43,10 +44,10 @@ pub async fn create(
         created_at: Set(now),
         revoked_at: Set(None),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
     audit::record(
-        db,
+        &txn,
         now,
         audit::Event::new(actions::SCIM_TOKEN_CREATE, actor.to_string(), meta)
             .tenant(tenant_id)
@@ -54,6 +55,7 @@ pub async fn create(
             .details(serde_json::json!({ "name": model.name })),
     )
     .await?;
+    txn.commit().await?;
     Ok((model, token))
 }
 
@@ -70,8 +72,8 @@ pub async fn list(
 }
 
 /// Revoke a live token, named by its id or its name (several live tokens of one name: all).
-pub async fn revoke(
-    db: &impl ConnectionTrait,
+pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     now: DateTime<Utc>,
     tenant_id: Uuid,
     id_or_name: &str,
@@ -89,14 +91,15 @@ pub async fn revoke(
     if found.is_empty() {
         return Err(DomainError::NotFound("live SCIM token"));
     }
+    let txn = db.begin().await?;
     let mut revoked = Vec::with_capacity(found.len());
     for t in found {
         let id = t.id;
         let mut active = t.into_active_model();
         active.revoked_at = Set(Some(now));
-        revoked.push(active.update(db).await?);
+        revoked.push(active.update(&txn).await?);
         audit::record(
-            db,
+            &txn,
             now,
             audit::Event::new(actions::SCIM_TOKEN_REVOKE, actor.to_string(), meta)
                 .tenant(tenant_id)
@@ -104,6 +107,7 @@ pub async fn revoke(
         )
         .await?;
     }
+    txn.commit().await?;
     Ok(revoked)
 }
 

@@ -8,12 +8,12 @@
 use std::collections::HashMap;
 
 use entity::{scim_group, scim_group_member, user};
-use sea_orm::RelationTrait;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set, TransactionSession,
 };
+use sea_orm::{ExprTrait, RelationTrait};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -61,10 +61,10 @@ fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
     let external_id = take_string(&mut doc, "externalId")?;
     if external_id
         .as_ref()
-        .is_some_and(|e| e.chars().count() > MAX_EXTERNAL_ID)
+        .is_some_and(|e| e.chars().count() > MAX_EXTERNAL_ID || e.chars().any(char::is_control))
     {
         return Err(ScimError::invalid_value(format!(
-            "externalId has at most {MAX_EXTERNAL_ID} characters"
+            "externalId is at most {MAX_EXTERNAL_ID} printable characters"
         )));
     }
     let active = match doc.remove("active") {
@@ -302,6 +302,19 @@ pub async fn list<C: Db>(
     ))
 }
 
+/// Administrators are the operator's (the CLI's), not the provisioning client's: a SCIM token
+/// must not be a way to take over the accounts that administer the tenant.
+fn writable(u: &user::Model) -> ScimResult<()> {
+    if u.is_admin {
+        return Err(ScimError::new(
+            actix_web::http::StatusCode::FORBIDDEN,
+            None,
+            "administrators are managed with the plinto CLI, not over SCIM",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuse a `userName` or address that another account of the tenant has.
 async fn check_unique<C: Db>(
     ctx: &Ctx<'_, C>,
@@ -414,6 +427,9 @@ async fn store<C: Db>(
     old: user::Model,
     f: Fields,
     action: &'static str,
+    // `If-Match` was given: the write is conditional on the version read (else the last
+    // writer wins, as RFC 7644 §3.14 has it without a precondition).
+    conditional: bool,
 ) -> ScimResult<user::Model> {
     let email = account_email(&f)?;
     let name = account_name(&f.doc)?;
@@ -450,19 +466,25 @@ async fn store<C: Db>(
             Expr::value(accounts::search_copy(&Value::Object(f.doc.clone()))),
         )
         .col_expr(user::Column::Scim, Expr::value(Value::Object(f.doc)))
-        .col_expr(user::Column::Version, Expr::value(old.version + 1))
+        .col_expr(
+            user::Column::Version,
+            Expr::col(user::Column::Version).add(1),
+        )
         .col_expr(user::Column::UpdatedAt, Expr::value(ctx.now));
     if email_changed {
         update = update.col_expr(user::Column::EmailVerified, Expr::value(true));
     }
-    let done = update
-        .filter(user::Column::Id.eq(old.id))
-        .filter(user::Column::Version.eq(old.version))
-        .exec(&txn)
-        .await
-        .map_err(unique_violation)?;
+    let mut update = update.filter(user::Column::Id.eq(old.id));
+    if conditional {
+        update = update.filter(user::Column::Version.eq(old.version));
+    }
+    let done = update.exec(&txn).await.map_err(unique_violation)?;
     if done.rows_affected == 0 {
-        return Err(ScimError::precondition_failed());
+        return Err(if conditional {
+            ScimError::precondition_failed()
+        } else {
+            ScimError::not_found(format!("User {} not found", old.id))
+        });
     }
     if deactivated || f.password.is_some() {
         sessions::revoke_all(&txn, ctx.now, old.id, None).await?;
@@ -486,6 +508,7 @@ pub async fn replace<C: Db>(
     if_match: Option<&str>,
 ) -> ScimResult<user::Model> {
     let old = find(ctx, id).await?;
+    writable(&old)?;
     check_if_match(if_match, old.version)?;
     let mut doc = parse_body(body)?;
     // `id` in the body, if any, must be this one (it is read-only).
@@ -495,7 +518,14 @@ pub async fn replace<C: Db>(
         return Err(ScimError::bad("mutability", "id is read-only"));
     }
     doc.remove("id");
-    store(ctx, old, split(doc)?, actions::SCIM_USER_REPLACE).await
+    store(
+        ctx,
+        old,
+        split(doc)?,
+        actions::SCIM_USER_REPLACE,
+        if_match.is_some(),
+    )
+    .await
 }
 
 /// PATCH: apply the operations to the current representation, then store it as PUT does.
@@ -507,6 +537,7 @@ pub async fn patch<C: Db>(
 ) -> ScimResult<user::Model> {
     let ops = patch::parse_request(body)?;
     let old = find(ctx, id).await?;
+    writable(&old)?;
     check_if_match(if_match, old.version)?;
     let mut doc = old.scim.as_object().cloned().unwrap_or_default();
     doc.insert("userName".into(), old.user_name.clone().into());
@@ -520,12 +551,13 @@ pub async fn patch<C: Db>(
         // `remove active` leaves it unassigned: an account is active unless said otherwise.
         f.active = Some(true);
     }
-    store(ctx, old, f, actions::SCIM_USER_PATCH).await
+    store(ctx, old, f, actions::SCIM_USER_PATCH, if_match.is_some()).await
 }
 
 /// DELETE: the account goes, with its sessions, grants and group memberships.
 pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
     let old = find(ctx, id).await?;
+    writable(&old)?;
     check_if_match(if_match, old.version)?;
     let txn = ctx.db.begin().await?;
     let members = scim_group_member::Entity::find()
@@ -537,11 +569,11 @@ pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -
         .filter(scim_group_member::Column::MemberId.eq(old.id))
         .exec(&txn)
         .await?;
-    let done = user::Entity::delete_many()
-        .filter(user::Column::Id.eq(old.id))
-        .filter(user::Column::Version.eq(old.version))
-        .exec(&txn)
-        .await?;
+    let mut delete = user::Entity::delete_many().filter(user::Column::Id.eq(old.id));
+    if if_match.is_some() {
+        delete = delete.filter(user::Column::Version.eq(old.version));
+    }
+    let done = delete.exec(&txn).await?;
     if done.rows_affected == 0 {
         return Err(ScimError::precondition_failed());
     }

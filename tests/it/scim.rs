@@ -547,6 +547,25 @@ async fn provisioning_decides_sign_in() {
     .await
     .assert_error(400, Some("mutability"));
 
+    // Administrators are the operator's: readable, not writable over SCIM.
+    let r = scim
+        .filter(
+            "Users",
+            &format!("userName eq \"{}\"", crate::support::ADMIN_EMAIL),
+        )
+        .await;
+    let admin = r.body["Resources"][0]["id"].as_str().unwrap().to_string();
+    scim.patch_ops(
+        &format!("/Users/{admin}"),
+        json!([{ "op": "replace", "path": "password", "value": "taken over at last" }]),
+    )
+    .await
+    .assert_error(403, None);
+    scim.delete(&format!("/Users/{admin}"))
+        .await
+        .assert_error(403, None);
+    assert_eq!(scim.get(&format!("/Users/{admin}")).await.status, 200);
+
     // A user needs an address to sign in with.
     scim.post(
         "/Users",
@@ -977,6 +996,28 @@ async fn errors_carry_the_right_scim_type() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
     scim.get("/Me").await.assert_error(501, None);
+
+    // A NUL character (which PostgreSQL cannot store) is a 400, never a 500.
+    scim.post(
+        "/Users",
+        &json!({ "schemas": [USER], "userName": "nul@example.com", "externalId": "x\u{0}" }),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    scim.post(
+        "/Users",
+        &json!({ "schemas": [USER], "userName": "nul@example.com", "title": "x\u{0}" }),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    scim.filter("Users", "title eq \"\\u0000\"")
+        .await
+        .assert_error(400, Some("invalidFilter"));
+    // `pr` on a sub-attribute of a multi-valued attribute asks for that sub-attribute.
+    let r = scim.filter("Users", "emails.type pr").await;
+    assert_eq!(r.body["totalResults"], 2, "{}", r.text);
+    let r = scim.filter("Users", "emails.display pr").await;
+    assert_eq!(r.body["totalResults"], 0, "{}", r.text);
 
     // Nothing of the above changed Ada.
     let r = scim.get(&path).await;

@@ -345,6 +345,14 @@ fn normalize_single(
             describe(value)
         ))
     };
+    if let Value::String(s) = value
+        && s.contains('\0')
+    {
+        // PostgreSQL cannot store a NUL in text or jsonb: refused here, not a 500 later.
+        return Err(SchemaError::invalid_value(format!(
+            "\"{path}\" must not contain a NUL character"
+        )));
+    }
     let out = match (attr.ty, value) {
         (Type::String, Value::String(s)) => {
             if enforces_canonical_values(parent, attr) && !attr.canonical_values.is_empty() {
