@@ -1150,6 +1150,44 @@ async fn large_group_membership() {
         .filter("Groups", &format!("members[value eq \"{}\"]", ids[1]))
         .await;
     assert_eq!(r.body["totalResults"], 0, "{}", r.text);
+    // A group cannot contain itself; a member's declared type must be what it is; a group
+    // can be a member of another.
+    scim.patch_ops(
+        &gpath,
+        json!([{ "op": "add", "path": "members", "value": [{ "value": g.id() }] }]),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    scim.patch_ops(
+        &gpath,
+        json!([{ "op": "add", "path": "members", "value": [{ "value": ids[3], "type": "Group" }] }]),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    let outer = scim
+        .post(
+            "/Groups",
+            &json!({ "schemas": [GROUP], "displayName": "Outer", "members": [{ "value": g.id(), "type": "Group" }] }),
+        )
+        .await;
+    assert_eq!(outer.status, 201, "{}", outer.text);
+    assert_eq!(outer.body["members"][0]["type"], "Group");
+    assert_eq!(outer.body["members"][0]["display"], "Everyone");
+    // A Bulk operation's `version` is its If-Match.
+    let r = scim
+        .post(
+            "/Bulk",
+            &json!({ "schemas": [BULK], "Operations": [
+                { "method": "PATCH", "path": format!("/Groups/{}", outer.id()), "version": "W/\"999\"",
+                  "data": { "schemas": [PATCH_OP], "Operations": [{ "op": "replace", "path": "displayName", "value": "X" }] } },
+                { "method": "PATCH", "path": format!("/Groups/{}", outer.id()), "version": outer.body["meta"]["version"],
+                  "data": { "schemas": [PATCH_OP], "Operations": [{ "op": "replace", "path": "displayName", "value": "Outer 2" }] } }
+            ]}),
+        )
+        .await;
+    assert_eq!(r.body["Operations"][0]["status"], "412", "{}", r.text);
+    assert_eq!(r.body["Operations"][1]["status"], "200", "{}", r.text);
+
     // An unknown member id is refused and changes nothing.
     scim.patch_ops(
         &gpath,
