@@ -25,6 +25,36 @@ struct Op {
     data: Option<Value>,
 }
 
+/// The passwords an operation's data sets: a resource's `password`, or a PATCH operation on
+/// `password` (by path or in a value object).
+fn passwords(data: &Value) -> Vec<&str> {
+    fn key(o: &Map<String, Value>) -> Option<&str> {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("password"))
+            .and_then(|(_, v)| v.as_str())
+    }
+    let mut out = Vec::new();
+    if let Some(o) = data.as_object() {
+        out.extend(key(o));
+        let ops = o
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("Operations"))
+            .and_then(|(_, v)| v.as_array());
+        for op in ops.into_iter().flatten() {
+            let by_path = op
+                .get("path")
+                .and_then(Value::as_str)
+                .is_some_and(|p| p.eq_ignore_ascii_case("password"));
+            match op.get("value") {
+                Some(Value::String(s)) if by_path => out.push(s),
+                Some(Value::Object(v)) => out.extend(key(v)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
 /// The bulkIds an operation refers to.
 fn references(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -218,6 +248,21 @@ async fn execute<C: Db>(ctx: &Ctx<'_, C>, op: &Op) -> ScimResult<Outcome> {
 /// Run a bulk request; the `BulkResponse`.
 pub async fn run<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<Value> {
     let (fail_on_errors, ops) = parse(body)?;
+    // Hash the passwords first: argon2 takes tens of milliseconds each, too long to hold the
+    // transaction's locks (SQLite's one write lock above all) while it runs.
+    let mut prehashed = std::collections::HashMap::new();
+    for op in &ops {
+        for pw in op.data.iter().flat_map(passwords) {
+            if !prehashed.contains_key(pw)
+                && pw.len() <= crate::accounts::validation::MAX_PASSWORD_BYTES
+            {
+                prehashed.insert(pw.to_string(), ctx.hasher.hash(pw).await?);
+            }
+        }
+    }
+    let mut outer = ctx.on(ctx.db);
+    outer.prehashed = prehashed;
+    let ctx = &outer;
     // One transaction for the request, one savepoint per operation: an operation that fails
     // leaves no trace and the others stand, and the request costs one commit, not one per
     // operation.

@@ -131,6 +131,7 @@ async fn open<'a>(req: &HttpRequest, state: &'a AppState, slug: &str) -> ScimRes
         actor: tokens::actor(&token),
         meta: crate::http::request_meta(req, state.config.trust_forwarded_headers),
         base,
+        prehashed: Default::default(),
     })
 }
 

@@ -52,9 +52,20 @@ pub struct Ctx<'a, C = DatabaseConnection> {
     pub meta: RequestMeta,
     /// `{issuer}/scim/v2`, no trailing slash.
     pub base: String,
+    /// Password hashes made ahead (Bulk hashes before it opens its transaction, so that no
+    /// lock is held while argon2 runs), by password.
+    pub prehashed: std::collections::HashMap<String, String>,
 }
 
 impl<C> Ctx<'_, C> {
+    /// The argon2id hash of a password: made ahead, or now.
+    pub async fn hash_password(&self, password: &str) -> crate::error::DomainResult<String> {
+        match self.prehashed.get(password) {
+            Some(h) => Ok(h.clone()),
+            None => self.hasher.hash(password).await,
+        }
+    }
+
     /// The same context on another connection (a transaction).
     pub fn on<'b, D>(&'b self, db: &'b D) -> Ctx<'b, D> {
         Ctx {
@@ -65,6 +76,7 @@ impl<C> Ctx<'_, C> {
             actor: self.actor.clone(),
             meta: self.meta.clone(),
             base: self.base.clone(),
+            prehashed: self.prehashed.clone(),
         }
     }
 }

@@ -365,7 +365,7 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
     let password_hash = match &f.password {
         Some(pw) => {
             validation::check_password(pw, &email)?;
-            Some(ctx.hasher.hash(pw).await?)
+            Some(ctx.hash_password(pw).await?)
         }
         None => None,
     };
@@ -438,7 +438,7 @@ async fn store<C: Db>(
     let password_hash = match &f.password {
         Some(pw) => {
             validation::check_password(pw, &email)?;
-            Some(ctx.hasher.hash(pw).await?)
+            Some(ctx.hash_password(pw).await?)
         }
         None => old.password_hash.clone(),
     };

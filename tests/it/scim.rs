@@ -8,6 +8,11 @@ use serde_json::{Value, json};
 use crate::scim_client::*;
 use crate::support::TestServer;
 
+fn with_password(mut user: Value, password: &str) -> Value {
+    user["password"] = json!(password);
+    user
+}
+
 async fn server() -> TestServer {
     let s = TestServer::start_with(|c| c.rate_limits = "off".into()).await;
     s.create_tenant("acme", false).await;
@@ -689,7 +694,7 @@ async fn bulk_with_bulk_id_references_and_fail_on_errors() {
                         "members": [{ "type": "User", "value": "bulkId:u1" }, { "value": "bulkId:u2" }]
                     }},
                     { "method": "POST", "path": "/Users", "bulkId": "u1",
-                      "data": entra_user("u1@example.com", "x1") },
+                      "data": with_password(entra_user("u1@example.com", "x1"), "bulk password one") },
                     { "method": "POST", "path": "/Users", "bulkId": "u2",
                       "data": entra_user("u2@example.com", "x2") },
                     { "method": "PATCH", "path": "/Groups/bulkId:g1", "data": {
@@ -720,6 +725,31 @@ async fn bulk_with_bulk_id_references_and_fail_on_errors() {
     }
     let patch = ops.iter().find(|o| o["method"] == "PATCH").unwrap();
     assert_eq!(patch["status"], "200", "{}", r.text);
+    // Passwords set in a Bulk (hashed before its transaction) work, by POST and by PATCH.
+    let u2 = by_bulk("u2")["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let r2 = scim
+        .post(
+            "/Bulk",
+            &json!({ "schemas": [BULK], "Operations": [
+                { "method": "PATCH", "path": format!("/Users/{u2}"), "data": { "schemas": [PATCH_OP],
+                  "Operations": [{ "op": "replace", "path": "password", "value": "bulk password two" }] } }
+            ]}),
+        )
+        .await;
+    assert_eq!(r2.body["Operations"][0]["status"], "200", "{}", r2.text);
+    for (who, pw) in [
+        ("u1@example.com", "bulk password one"),
+        ("u2@example.com", "bulk password two"),
+    ] {
+        let res = s.browser().login("acme", who, pw).await;
+        assert_eq!(res.status().as_u16(), 303, "{who}");
+    }
     let group = scim
         .get(
             by_bulk("g1")["location"]
