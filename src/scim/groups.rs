@@ -24,8 +24,8 @@ mod members;
 
 pub use members::{Member, MemberType, members_of, touch};
 use members::{
-    MemberChange, add_members, member_refs, partition, remove_members, remove_where,
-    resolve_members,
+    MemberChange, add_members, bump_members_of, member_refs, partition, remove_members,
+    remove_where, resolve_members,
 };
 
 const MAX_DISPLAY_NAME: usize = 256;
@@ -414,6 +414,10 @@ pub async fn patch<C: Db>(
         if_match.is_some(),
     )
     .await?;
+    if g.display_name != old.display_name {
+        // The members' `groups[].display` changed.
+        bump_members_of(&txn, old.id).await?;
+    }
     let (mut added, mut removed) = (0usize, 0u64);
     for (c, members) in changes.iter().zip(resolved) {
         match c {
@@ -460,6 +464,8 @@ pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -
         .all(&txn)
         .await?;
     touch(&txn, ctx.now, parents.into_iter()).await?;
+    // Its members lose it from their `groups`.
+    bump_members_of(&txn, old.id).await?;
     scim_group_member::Entity::delete_many()
         .filter(scim_group_member::Column::MemberId.eq(old.id))
         .exec(&txn)

@@ -673,6 +673,30 @@ async fn etags_and_preconditions() {
         .send(Method::GET, &gpath, None, &[("if-none-match", &gv2)])
         .await;
     assert_eq!(r.status, 304);
+
+    // A user's version moves when their groups change: joining, the group's rename, leaving.
+    let upath = format!("/Users/{}", u["id"].as_str().unwrap());
+    let mut seen = vec![u["meta"]["version"].as_str().unwrap().to_string()];
+    let changes = [
+        json!([{ "op": "replace", "path": "displayName", "value": "G renamed" }]),
+        json!([{ "op": "remove", "path": format!("members[value eq \"{}\"]", u["id"].as_str().unwrap()) }]),
+    ];
+    let now = scim.get(&upath).await;
+    assert_eq!(now.body["groups"][0]["display"], "G");
+    seen.push(now.header("etag").unwrap().to_string());
+    for ops in changes {
+        let before = seen.last().unwrap().clone();
+        assert_eq!(scim.patch_ops(&gpath, ops).await.status, 204);
+        let r = scim
+            .send(Method::GET, &upath, None, &[("if-none-match", &before)])
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        seen.push(r.header("etag").unwrap().to_string());
+    }
+    let mut distinct = seen.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), seen.len(), "{seen:?}");
+    assert!(scim.get(&upath).await.body.get("groups").is_none());
     s.stop().await;
 }
 

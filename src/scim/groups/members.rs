@@ -241,6 +241,40 @@ pub(super) async fn add_members(
         .exec(db)
         .await?;
     }
+    let ids: Vec<Uuid> = members.iter().map(|(id, _)| *id).collect();
+    bump_users(db, &ids).await
+}
+
+/// Move on the version of these users (their `groups` changed); ids of groups are no-ops.
+pub(super) async fn bump_users(db: &impl ConnectionTrait, ids: &[Uuid]) -> ScimResult<()> {
+    for chunk in ids.chunks(CHUNK) {
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::Version,
+                Expr::col(user::Column::Version).add(1),
+            )
+            .filter(user::Column::Id.is_in(chunk.iter().copied()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Move on the version of every user in the group (the group was renamed or is going).
+pub(super) async fn bump_members_of(db: &impl ConnectionTrait, group: Uuid) -> ScimResult<()> {
+    let members = sea_orm::sea_query::Query::select()
+        .column(scim_group_member::Column::MemberId)
+        .from(scim_group_member::Entity)
+        .and_where(scim_group_member::Column::GroupId.eq(group))
+        .to_owned();
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::Version,
+            Expr::col(user::Column::Version).add(1),
+        )
+        .filter(user::Column::Id.in_subquery(members))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -252,6 +286,7 @@ pub(super) async fn remove_members(
     let mut removed = 0;
     match ids {
         None => {
+            bump_members_of(db, group).await?;
             removed = scim_group_member::Entity::delete_many()
                 .filter(scim_group_member::Column::GroupId.eq(group))
                 .exec(db)
@@ -260,12 +295,16 @@ pub(super) async fn remove_members(
         }
         Some(ids) => {
             for chunk in ids.chunks(CHUNK) {
-                removed += scim_group_member::Entity::delete_many()
+                let gone: Vec<Uuid> = scim_group_member::Entity::delete_many()
                     .filter(scim_group_member::Column::GroupId.eq(group))
                     .filter(scim_group_member::Column::MemberId.is_in(chunk.iter().copied()))
-                    .exec(db)
+                    .exec_with_returning(db)
                     .await?
-                    .rows_affected;
+                    .into_iter()
+                    .map(|m| m.member_id)
+                    .collect();
+                removed += gone.len() as u64;
+                bump_users(db, &gone).await?;
             }
         }
     }
@@ -381,12 +420,16 @@ pub(super) async fn remove_where(
     let stmt = format!(
         "DELETE FROM scim_group_members WHERE group_id = {gid} AND member_id IN \
          (SELECT m.member_id FROM scim_group_members m WHERE m.group_id = {gid} \
-         AND {cond_sql})"
+         AND {cond_sql}) RETURNING member_id"
     );
-    Ok(db
-        .execute_raw(Statement::from_sql_and_values(backend, stmt, values))
+    let gone = db
+        .query_all_raw(Statement::from_sql_and_values(backend, stmt, values))
         .await?
-        .rows_affected())
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "member_id"))
+        .collect::<Result<Vec<_>, _>>()?;
+    bump_users(db, &gone).await?;
+    Ok(gone.len() as u64)
 }
 
 /// Shift `$n` placeholders of a PostgreSQL fragment by `by`.
