@@ -174,12 +174,13 @@ done
 
 echo "== running plinto-conformance against $ISSUER" >&2
 set +e
+# `--name=value`: a generated secret may begin with '-' (base64url), which would read as a flag.
 "$CONFORMANCE" \
-    --issuer "$ISSUER" \
-    --client-id "$BASIC_ID" --client-secret "$BASIC_SECRET" \
-    --post-client-id "$POST_ID" --post-client-secret "$POST_SECRET" \
-    --redirect-uri "$REDIRECT_URI" --post-logout-redirect-uri "$POST_LOGOUT_URI" \
-    --username "$USER_EMAIL" --password "$USER_PASSWORD" \
+    --issuer="$ISSUER" \
+    --client-id="$BASIC_ID" --client-secret="$BASIC_SECRET" \
+    --post-client-id="$POST_ID" --post-client-secret="$POST_SECRET" \
+    --redirect-uri="$REDIRECT_URI" --post-logout-redirect-uri="$POST_LOGOUT_URI" \
+    --username="$USER_EMAIL" --password="$USER_PASSWORD" \
     ${EXTRA_ARGS[@]+"${EXTRA_ARGS[@]}"}
 status=$?
 set -e
