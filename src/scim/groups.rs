@@ -107,17 +107,25 @@ pub async fn get<C: Db>(
     p: &Projection,
 ) -> ScimResult<(scim_group::Model, Option<Vec<Member>>)> {
     let g = find(ctx, id).await?;
-    let members = if p.leaves_out("members") {
-        None
-    } else {
-        Some(
-            members_of(ctx.db, &[g.id])
-                .await?
-                .remove(&g.id)
-                .unwrap_or_default(),
-        )
-    };
+    let members = members_as_asked(ctx, &g, p).await?;
     Ok((g, members))
+}
+
+/// The members of `g`, unless the projection leaves them out (then they are not read).
+pub async fn members_as_asked<C: Db>(
+    ctx: &Ctx<'_, C>,
+    g: &scim_group::Model,
+    p: &Projection,
+) -> ScimResult<Option<Vec<Member>>> {
+    if p.leaves_out("members") {
+        return Ok(None);
+    }
+    Ok(Some(
+        members_of(ctx.db, &[g.id])
+            .await?
+            .remove(&g.id)
+            .unwrap_or_default(),
+    ))
 }
 
 pub async fn list<C: Db>(

@@ -318,7 +318,11 @@ async fn user_write(
     } else {
         users::patch(&ctx, &id, &body, if_match).await?
     };
-    let (u, g) = users::get(&ctx, &u.id.to_string()).await?;
+    // The write returned the stored user; only its groups are left to read.
+    let g = users::groups_of(ctx.db, &[u.id])
+        .await?
+        .remove(&u.id)
+        .unwrap_or_default();
     let p = Projection::from_query(req.query_string())?;
     Ok(resource_response(
         StatusCode::OK,
@@ -397,7 +401,7 @@ async fn groups_create(
     let body = read_json(&req, payload).await?;
     let g = groups::create(&ctx, &body).await?;
     let p = Projection::from_query(req.query_string())?;
-    let (g, members) = groups::get(&ctx, &g.id.to_string(), &p).await?;
+    let members = groups::members_as_asked(&ctx, &g, &p).await?;
     Ok(resource_response(
         StatusCode::CREATED,
         groups::projected(&ctx, &g, members.as_deref(), &p),
@@ -438,7 +442,7 @@ async fn group_put(
     let body = read_json(&req, payload).await?;
     let g = groups::replace(&ctx, &id, &body, header_str(&req, header::IF_MATCH)).await?;
     let p = Projection::from_query(req.query_string())?;
-    let (g, members) = groups::get(&ctx, &g.id.to_string(), &p).await?;
+    let members = groups::members_as_asked(&ctx, &g, &p).await?;
     Ok(resource_response(
         StatusCode::OK,
         groups::projected(&ctx, &g, members.as_deref(), &p),
@@ -467,7 +471,7 @@ async fn group_patch(
         }
         return Ok(res);
     }
-    let (g, members) = groups::get(&ctx, &g.id.to_string(), &p).await?;
+    let members = groups::members_as_asked(&ctx, &g, &p).await?;
     Ok(resource_response(
         StatusCode::OK,
         groups::projected(&ctx, &g, members.as_deref(), &p),
@@ -522,38 +526,28 @@ async fn root_search(
         }
         None => (q.clone(), q.clone()),
     };
-    let count_only = ListQuery {
-        count: 0,
-        ..q.clone()
+    // Users first, then Groups after them: one list query per type (each counts its total).
+    // A filter that only the other type understands makes a type empty; one that neither
+    // understands, or a server error, is the answer.
+    let (user_total, mut page, user_err) = match users::list(&ctx, &uq).await {
+        Ok((total, page)) => (total, page, None),
+        Err(e) if e.status.is_client_error() => (0, Vec::new(), Some(e)),
+        Err(e) => return Err(e),
     };
-    let user_total = users::list(&ctx, &count_only).await;
-    let group_total = groups::list(&ctx, &count_only).await;
-    let (user_total, group_total) = match (user_total, group_total) {
-        (Err(e), Err(_)) => return Err(e),
-        // Only a filter that the other type does not understand makes a type empty.
-        (Err(e), _) | (_, Err(e)) if !e.status.is_client_error() => return Err(e),
-        (u, g) => (
-            u.map(|(t, _)| t).unwrap_or(0),
-            g.map(|(t, _)| t).unwrap_or(0),
-        ),
+    let gq = ListQuery {
+        start_index: q.start_index.saturating_sub(user_total).max(1),
+        count: q.count.saturating_sub(page.len() as u64),
+        ..gq
     };
-    let mut page = Vec::new();
-    let start = q.start_index;
-    if start <= user_total && q.count > 0 {
-        let (_, u) = users::list(&ctx, &uq).await?;
-        page.extend(u);
-    }
-    let remaining = q.count.saturating_sub(page.len() as u64);
-    if remaining > 0 && group_total > 0 {
-        let group_start = start.saturating_sub(user_total).max(1);
-        let gq = ListQuery {
-            start_index: group_start,
-            count: remaining,
-            ..gq
-        };
-        let (_, g) = groups::list(&ctx, &gq).await?;
-        page.extend(g);
-    }
+    let group_total = match (groups::list(&ctx, &gq).await, user_err) {
+        (Ok((total, groups)), _) => {
+            page.extend(groups);
+            total
+        }
+        (Err(e), Some(_)) => return Err(e),
+        (Err(e), None) if !e.status.is_client_error() => return Err(e),
+        (Err(_), None) => 0,
+    };
     Ok(json_response(
         StatusCode::OK,
         &list::response(user_total + group_total, q.start_index, page),
