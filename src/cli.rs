@@ -17,7 +17,7 @@ use crate::server;
 use crate::state::AppState;
 use crate::tenants::{self, NewTenant};
 
-const CLI_ACTOR: &str = "cli";
+pub(crate) const CLI_ACTOR: &str = "cli";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,6 +63,12 @@ pub enum Command {
     /// Manage the bearer tokens of a tenant's SCIM 2.0 endpoint ({issuer}/scim/v2)
     #[command(subcommand, name = "scim-token")]
     ScimToken(ScimTokenCommand),
+    /// Manage the SAML 2.0 service providers of a tenant
+    #[command(subcommand, name = "saml-sp")]
+    SamlSp(crate::saml::cli::SamlSpCommand),
+    /// Manage a tenant's SAML signing certificate
+    #[command(subcommand, name = "saml-cert")]
+    SamlCert(crate::saml::cli::SamlCertCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,7 +299,7 @@ fn init_logging(filter: &str, format: LogFormat) {
     };
 }
 
-fn print(value: Value) {
+pub(crate) fn print(value: Value) {
     println!("{value}");
 }
 
@@ -312,6 +318,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys(cmd, &ready_state(config, clock).await?).await,
         Command::Client(cmd) => client(cmd, &ready_state(config, clock).await?).await,
         Command::ScimToken(cmd) => scim_token(cmd, &ready_state(config, clock).await?).await,
+        Command::SamlSp(cmd) => crate::saml::cli::sp(cmd, &ready_state(config, clock).await?).await,
+        Command::SamlCert(cmd) => {
+            crate::saml::cli::cert(cmd, &ready_state(config, clock).await?).await
+        }
     }
 }
 
@@ -457,7 +467,10 @@ fn tenant_json(state: &AppState, t: &entity::tenant::Model) -> Value {
     })
 }
 
-async fn find_tenant(state: &AppState, slug: &str) -> anyhow::Result<entity::tenant::Model> {
+pub(crate) async fn find_tenant(
+    state: &AppState,
+    slug: &str,
+) -> anyhow::Result<entity::tenant::Model> {
     tenants::find_by_slug(&state.db, slug)
         .await?
         .ok_or_else(|| anyhow::anyhow!("tenant {slug} does not exist"))

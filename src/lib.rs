@@ -20,6 +20,7 @@ pub mod memo;
 pub mod oidc;
 pub mod ops;
 pub mod ratelimit;
+pub mod saml;
 pub mod scim;
 pub mod server;
 pub mod state;

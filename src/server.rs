@@ -150,6 +150,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
                     .configure(ui::configure)
                     .configure(oidc::configure)
                     .configure(crate::scim::http::configure)
+                    .configure(crate::saml::configure)
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found))

@@ -35,6 +35,8 @@ pub struct Keys {
     pub mail: SubKey,
     /// Keyed hash of SCIM bearer tokens.
     pub scim_tokens: SubKey,
+    /// Derives persistent SAML NameIDs (pairwise per service provider).
+    pub saml: SubKey,
 }
 
 impl Keys {
@@ -48,6 +50,7 @@ impl Keys {
             email_tokens: master.derive("email-tokens"),
             mail: master.derive("mail-outbox"),
             scim_tokens: master.derive("scim-tokens"),
+            saml: master.derive("saml-name-ids"),
         }
     }
 }

@@ -8,6 +8,7 @@ mod m20261122_000003_clients;
 mod m20261122_000004_grants;
 mod m20261122_000005_mail;
 mod m20261122_000006_scim;
+mod m20261122_000007_saml;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_grants::Migration),
             Box::new(m20261122_000005_mail::Migration),
             Box::new(m20261122_000006_scim::Migration),
+            Box::new(m20261122_000007_saml::Migration),
         ]
     }
 }

@@ -55,6 +55,12 @@ pub mod actions {
     pub const SCIM_GROUP_REPLACE: &str = "scim.group.replace";
     pub const SCIM_GROUP_PATCH: &str = "scim.group.patch";
     pub const SCIM_GROUP_DELETE: &str = "scim.group.delete";
+    pub const SAML_SP_CREATE: &str = "saml.sp.create";
+    pub const SAML_SP_DELETE: &str = "saml.sp.delete";
+    pub const SAML_CERT_ROTATE: &str = "saml.cert.rotate";
+    pub const SAML_LOGIN: &str = "saml.login";
+    pub const SAML_LOGIN_FAILURE: &str = "saml.login_failure";
+    pub const SAML_LOGOUT: &str = "saml.logout";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

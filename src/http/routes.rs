@@ -71,3 +71,14 @@ pub fn session_revoke_path(slug: &str, session: &uuid::Uuid) -> String {
         &ACCOUNT_SESSION_REVOKE.replace("{session}", &session.to_string()),
     )
 }
+
+/// SAML 2.0 IdP: the metadata URL is also the IdP's entityID.
+pub const SAML_METADATA: &str = "/saml/metadata";
+/// SingleSignOnService, HTTP-Redirect (GET) and HTTP-POST.
+pub const SAML_SSO: &str = "/saml/sso";
+/// Where an AuthnRequest goes on once the user has signed in (`?id=`).
+pub const SAML_SSO_CONTINUE: &str = "/saml/sso/continue";
+/// IdP-initiated SSO: `?sp=<entityID>[&RelayState=…]`.
+pub const SAML_SSO_INIT: &str = "/saml/sso/init";
+/// SingleLogoutService, HTTP-Redirect (GET) and HTTP-POST.
+pub const SAML_SLO: &str = "/saml/slo";

@@ -448,7 +448,7 @@ struct FormPostPage<'a> {
 }
 
 /// OAuth 2.0 Form Post Response Mode: an auto-submitting form, allowed by its own CSP.
-fn form_post(url: &Url, action: &str, params: &[(&str, &str)]) -> HttpResponse {
+pub fn form_post(url: &Url, action: &str, params: &[(&str, &str)]) -> HttpResponse {
     let nonce = crypto::random_token(16).unwrap_or_default();
     let target = match url.scheme() {
         "http" | "https" => url.origin().ascii_serialization(),

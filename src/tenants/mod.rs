@@ -122,6 +122,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         _ => e.into(),
     })?;
     crate::keys::create_for_tenant(&txn, now, keys, model.id).await?;
+    crate::saml::certs::create(&txn, now, keys, model.id, &model.slug).await?;
     audit::record(
         &txn,
         now,

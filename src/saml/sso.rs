@@ -1,0 +1,795 @@
+//! Web Browser SSO (SAML profiles §4.1): SP-initiated over HTTP-Redirect and HTTP-POST,
+//! IdP-initiated, and the answer as an auto-submitting form to the SP's registered ACS URL.
+//!
+//! An accepted AuthnRequest is stored (its ID can never be used again by that SP) and the
+//! browser goes on to `/saml/sso/continue?id=…`, through the sign-in page when needed. That
+//! hop is also what lets the session cookie (SameSite=Lax) arrive after a cross-site POST.
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use chrono::Duration;
+use entity::{saml_participant, saml_request, saml_sp, session, tenant, user};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::error::SamlError;
+use super::message::{self, Binding};
+use super::request::{self, RequestedContext};
+use super::response::{self, Attr};
+use super::sps::{self, Acs};
+use super::{BINDING_POST, NameIdFormat, certs};
+use crate::audit::{self, actions};
+use crate::http::form::Form;
+use crate::http::routes::{self, tenant_path};
+use crate::state::AppState;
+use crate::ui;
+
+/// Where an answer goes once the SP and its ACS URL are verified.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reply {
+    pub acs_url: String,
+    pub in_response_to: Option<String>,
+    pub relay_state: Option<String>,
+}
+
+/// What a stored AuthnRequest still needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Pending {
+    reply: Reply,
+    force_authn: bool,
+    is_passive: bool,
+    name_id_format: Option<String>,
+    requested_context: Option<RequestedContext>,
+}
+
+/// The AuthnContextClassRef of a password sign-in (PasswordProtectedTransport only over
+/// HTTPS).
+fn achieved_context(state: &AppState) -> &'static str {
+    if state.https() {
+        super::AC_PASSWORD_PROTECTED_TRANSPORT
+    } else {
+        super::AC_PASSWORD
+    }
+}
+
+fn sso_url(state: &AppState, tenant: &tenant::Model) -> String {
+    format!("{}{}", state.config.issuer(&tenant.slug), routes::SAML_SSO)
+}
+
+/// `GET {issuer}/saml/sso`: HTTP-Redirect binding.
+pub async fn redirect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let tenant = match ui::load_tenant(&state, &path).await {
+        Ok(t) => t,
+        Err(e) => return e.error_response(),
+    };
+    let result = match message::redirect_params(req.query_string(), "SAMLRequest") {
+        Ok(p) => accept(&state, &tenant, Binding::Redirect, p).await,
+        Err(e) => Err((None, e.into())),
+    };
+    finish(&state, &tenant, result).await
+}
+
+/// `POST {issuer}/saml/sso`: HTTP-POST binding.
+pub async fn post(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let tenant = match ui::load_tenant(&state, &path).await {
+        Ok(t) => t,
+        Err(e) => return e.error_response(),
+    };
+    let result = match Form::parse(&body) {
+        Ok(form) => {
+            let p = message::RedirectParams {
+                message: form.opt("SAMLRequest").map(str::to_string),
+                relay_state: form.opt("RelayState").map(str::to_string),
+                ..Default::default()
+            };
+            accept(&state, &tenant, Binding::Post, p).await
+        }
+        Err(_) => Err((None, SamlError::page("The SAML form could not be read."))),
+    };
+    finish(&state, &tenant, result).await
+}
+
+type Outcome = Result<HttpResponse, (Option<(saml_sp::Model, Reply)>, SamlError)>;
+
+/// Map an outcome to the wire: a page, or a signed status Response to the verified ACS.
+async fn finish(state: &AppState, tenant: &tenant::Model, result: Outcome) -> HttpResponse {
+    match result {
+        Ok(res) => res,
+        Err((Some((sp, reply)), SamlError::Status { top, sub, message })) => {
+            audit_failure(state, tenant, &sp, &message).await;
+            match status_response(state, tenant, &sp, &reply, top, sub, &message).await {
+                Ok(res) => res,
+                Err(e) => SamlError::from(e).into_page(),
+            }
+        }
+        Err((_, e)) => e.into_page(),
+    }
+}
+
+impl SamlError {
+    /// The HTML page of an error that cannot go to an SP.
+    pub fn into_page(self) -> HttpResponse {
+        match self {
+            SamlError::Page(e) => e.error_response(),
+            SamlError::Status { message, .. } => ui::UiError::BadRequest(message).error_response(),
+        }
+    }
+}
+
+async fn audit_failure(state: &AppState, tenant: &tenant::Model, sp: &saml_sp::Model, why: &str) {
+    let meta = audit::RequestMeta::default();
+    let event = audit::Event::new(
+        actions::SAML_LOGIN_FAILURE,
+        format!("saml_sp:{}", sp.entity_id),
+        &meta,
+    )
+    .tenant(tenant.id)
+    .target(format!("saml_sp:{}", sp.entity_id))
+    .details(serde_json::json!({ "reason": why }))
+    .failed();
+    if let Err(e) = audit::record(&state.db, state.now(), event).await {
+        tracing::warn!(error = %e, "could not record a SAML failure");
+    }
+}
+
+/// Find the ACS endpoint the request names (exactly as registered), or the default one.
+fn resolve_acs(sp: &saml_sp::Model, r: &request::AuthnRequest) -> Result<Acs, SamlError> {
+    let registered = sps::acs_of(sp);
+    let post = |a: &&Acs| a.binding == BINDING_POST;
+    let found = match (&r.acs_url, r.acs_index) {
+        (Some(url), _) => registered
+            .iter()
+            .filter(post)
+            .find(|a| &a.url == url)
+            .cloned(),
+        (None, Some(i)) => registered
+            .iter()
+            .filter(post)
+            .find(|a| a.index == i)
+            .cloned(),
+        (None, None) => sps::default_acs(sp),
+    };
+    found.ok_or_else(|| {
+        SamlError::page(
+            "The application sent you here with an AssertionConsumerService address it has not \
+             registered, so the sign-in cannot be sent to it.",
+        )
+    })
+}
+
+/// Check signatures as the SP's registration says (bindings §3.4.4.1 and §3.5.4).
+fn check_signature(
+    sp: &saml_sp::Model,
+    binding: Binding,
+    p: &message::RedirectParams,
+    xml: &str,
+    signed_xml: bool,
+) -> Result<(), SamlError> {
+    let certs = sps::signing_certs_of(sp);
+    let bad = || SamlError::page("The request's signature could not be verified.");
+    let (present, ok) = match binding {
+        Binding::Redirect => (
+            p.signature.is_some(),
+            p.signature.is_some() && message::verify_redirect(p, &certs),
+        ),
+        Binding::Post => (
+            signed_xml,
+            signed_xml && message::verify_enveloped(xml, &certs),
+        ),
+    };
+    if sp.want_authn_requests_signed && !present {
+        return Err(SamlError::page(
+            "The application must sign its sign-in requests, and this one is not signed.",
+        ));
+    }
+    if present && !certs.is_empty() && !ok {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Validate an AuthnRequest and store it; then go on to sign-in.
+async fn accept(
+    state: &AppState,
+    tenant: &tenant::Model,
+    binding: Binding,
+    p: message::RedirectParams,
+) -> Outcome {
+    let Some(encoded) = p.message.as_deref() else {
+        return Err((None, SamlError::page("The request has no SAMLRequest.")));
+    };
+    if p.relay_state.as_ref().is_some_and(|r| r.len() > 1024) {
+        return Err((None, SamlError::page("The RelayState is too long.")));
+    }
+    // Parse under a block: libxml documents stay on this thread and out of the awaits.
+    let (xml, parsed) = {
+        let xml = message::decode(encoded, binding).map_err(|e| (None, e.into()))?;
+        let doc = message::parse(&xml).map_err(|e| (None, e.into()))?;
+        let parsed = request::parse(&doc).map_err(|e| (None, e.into()))?;
+        (xml, parsed)
+    };
+    let Some(issuer) = parsed.header.issuer.as_deref() else {
+        return Err((
+            None,
+            SamlError::page("The request does not name its Issuer."),
+        ));
+    };
+    let sp = match sps::find(&state.db, tenant.id, issuer).await {
+        Ok(Some(sp)) => sp,
+        Ok(None) => {
+            return Err((
+                None,
+                SamlError::page(
+                    "The application that sent you here is not registered with this sign-in \
+                     service.",
+                ),
+            ));
+        }
+        Err(e) => return Err((None, e.into())),
+    };
+    let acs = resolve_acs(&sp, &parsed).map_err(|e| (None, e))?;
+    check_signature(&sp, binding, &p, &xml, parsed.header.signed).map_err(|e| (None, e))?;
+    let reply = Reply {
+        acs_url: acs.url,
+        in_response_to: Some(parsed.header.id.clone()),
+        relay_state: p.relay_state.clone(),
+    };
+    let ctx = (sp.clone(), reply.clone());
+    let fail = |e: SamlError| (Some(ctx.clone()), e);
+    match validate(state, tenant, &parsed) {
+        Ok(()) => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let now = state.now();
+    let pending = Pending {
+        reply,
+        force_authn: parsed.force_authn,
+        is_passive: parsed.is_passive,
+        name_id_format: parsed.name_id_format.clone(),
+        requested_context: parsed.requested_context.clone(),
+    };
+    let id = Uuid::new_v4();
+    let stored = saml_request::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(tenant.id),
+        sp_id: Set(sp.id),
+        request_id: Set(parsed.header.id.clone()),
+        request: Set(serde_json::to_value(&pending)
+            .map_err(|e| fail(SamlError::from(crate::error::DomainError::internal(e))))?),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::seconds(super::REQUEST_TTL_SECS)),
+        consumed_at: Set(None),
+    }
+    .insert(&state.db)
+    .await;
+    match stored {
+        Ok(_) => {}
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            return Err(fail(SamlError::requester(
+                response::STATUS_REQUEST_DENIED,
+                "this request ID has been used before",
+            )));
+        }
+        Err(e) => return Err(fail(crate::error::DomainError::from(e).into())),
+    }
+    Ok(ui::see_other(&continue_path(&tenant.slug, id)).finish())
+}
+
+fn continue_path(slug: &str, id: Uuid) -> String {
+    format!("{}?id={id}", tenant_path(slug, routes::SAML_SSO_CONTINUE))
+}
+
+/// The checks after which a failure is the SP's to hear about.
+fn validate(
+    state: &AppState,
+    tenant: &tenant::Model,
+    r: &request::AuthnRequest,
+) -> Result<(), SamlError> {
+    use response::*;
+    if let Some(d) = &r.header.destination
+        && d != &sso_url(state, tenant)
+    {
+        return Err(SamlError::requester(
+            STATUS_REQUEST_DENIED,
+            "the Destination is not this IdP's SingleSignOnService",
+        ));
+    }
+    let now = state.now();
+    let skew = Duration::seconds(super::CLOCK_SKEW_SECS);
+    if r.header.issue_instant > now + skew {
+        return Err(SamlError::requester(
+            STATUS_REQUEST_DENIED,
+            "the IssueInstant is in the future",
+        ));
+    }
+    if r.header.issue_instant < now - skew - Duration::seconds(super::MAX_REQUEST_AGE_SECS) {
+        return Err(SamlError::requester(
+            STATUS_REQUEST_DENIED,
+            "the request has expired (IssueInstant too old)",
+        ));
+    }
+    if let Some(b) = &r.protocol_binding
+        && b != BINDING_POST
+    {
+        return Err(SamlError::requester(
+            STATUS_UNSUPPORTED_BINDING,
+            "responses are sent over HTTP-POST only",
+        ));
+    }
+    if let Some(f) = &r.name_id_format
+        && NameIdFormat::parse(f).is_none()
+    {
+        return Err(SamlError::requester(
+            STATUS_INVALID_NAMEID_POLICY,
+            "the requested NameID format is not supported",
+        ));
+    }
+    if request::context_for(r.requested_context.as_ref(), achieved_context(state)).is_none() {
+        return Err(SamlError::responder(
+            STATUS_NO_AUTHN_CONTEXT,
+            "the requested authentication context cannot be met",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct ResumeQuery {
+    id: Uuid,
+}
+
+/// `GET {issuer}/saml/sso/continue?id=…`: the stored request, with the user now signed in
+/// (or not, for IsPassive).
+pub async fn resume(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: Result<web::Query<ResumeQuery>, actix_web::Error>,
+) -> HttpResponse {
+    let tenant = match ui::load_tenant(&state, &path).await {
+        Ok(t) => t,
+        Err(e) => return e.error_response(),
+    };
+    let Ok(query) = query else {
+        return SamlError::page("The sign-in request is missing.").into_page();
+    };
+    let result = resume_inner(&state, &req, &tenant, query.id).await;
+    finish(&state, &tenant, result).await
+}
+
+const GONE: &str = "This sign-in request has expired or has already been answered. Go back to \
+                    the application and sign in again.";
+
+async fn resume_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+    id: Uuid,
+) -> Outcome {
+    let now = state.now();
+    let found = saml_request::Entity::find_by_id(id)
+        .filter(saml_request::Column::TenantId.eq(tenant.id))
+        .filter(saml_request::Column::ConsumedAt.is_null())
+        .filter(saml_request::Column::ExpiresAt.gt(now))
+        .one(&state.db)
+        .await
+        .map_err(|e| (None, crate::error::DomainError::from(e).into()))?;
+    let Some(stored) = found else {
+        return Err((None, SamlError::page(GONE)));
+    };
+    let sp = saml_sp::Entity::find_by_id(stored.sp_id)
+        .one(&state.db)
+        .await
+        .map_err(|e| (None, crate::error::DomainError::from(e).into()))?
+        .ok_or_else(|| (None, SamlError::page(GONE)))?;
+    let pending: Pending = serde_json::from_value(stored.request.clone())
+        .map_err(|_| (None, SamlError::page(GONE)))?;
+    let ctx = (sp.clone(), pending.reply.clone());
+    let fail = |e: SamlError| (Some(ctx.clone()), e);
+    let current = ui::current_session(req, state, tenant)
+        .await
+        .map_err(|e| fail(e.into()))?;
+    let fresh = |s: &session::Model| !pending.force_authn || s.created_at >= stored.created_at;
+    let signed_in = current.filter(|(s, _)| fresh(s));
+    let Some((session, user)) = signed_in else {
+        if pending.is_passive {
+            consume(state, id).await.map_err(|e| (None, e))?;
+            return Err(fail(SamlError::responder(
+                response::STATUS_NO_PASSIVE,
+                "the user is not signed in and IsPassive forbids asking",
+            )));
+        }
+        return Ok(to_login(
+            tenant,
+            &continue_path(&tenant.slug, id),
+            pending.force_authn,
+        ));
+    };
+    consume(state, id).await.map_err(|e| (None, e))?;
+    let format = pending
+        .name_id_format
+        .as_deref()
+        .and_then(NameIdFormat::parse)
+        .filter(|f| *f != NameIdFormat::Unspecified);
+    let class_ref =
+        request::context_for(pending.requested_context.as_ref(), achieved_context(state))
+            .ok_or_else(|| {
+                fail(SamlError::responder(
+                    response::STATUS_NO_AUTHN_CONTEXT,
+                    "the requested authentication context cannot be met",
+                ))
+            })?;
+    issue(
+        state,
+        req,
+        tenant,
+        &sp,
+        &pending.reply,
+        &session,
+        &user,
+        format,
+        &class_ref,
+    )
+    .await
+    .map_err(|e| fail(e.into()))
+}
+
+/// Mark a stored request answered; a second answer is refused.
+async fn consume(state: &AppState, id: Uuid) -> Result<(), SamlError> {
+    let res = saml_request::Entity::update_many()
+        .col_expr(saml_request::Column::ConsumedAt, Expr::value(state.now()))
+        .filter(saml_request::Column::Id.eq(id))
+        .filter(saml_request::Column::ConsumedAt.is_null())
+        .exec(&state.db)
+        .await
+        .map_err(crate::error::DomainError::from)?;
+    if res.rows_affected == 0 {
+        return Err(SamlError::page(GONE));
+    }
+    Ok(())
+}
+
+fn to_login(tenant: &tenant::Model, return_to: &str, fresh: bool) -> HttpResponse {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("return_to", return_to);
+    if fresh {
+        q.append_pair("prompt", "login");
+    }
+    ui::see_other(&format!(
+        "{}?{}",
+        tenant_path(&tenant.slug, routes::LOGIN),
+        q.finish()
+    ))
+    .finish()
+}
+
+#[derive(Deserialize)]
+pub struct InitQuery {
+    sp: String,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+/// `GET {issuer}/saml/sso/init?sp=<entityID>[&RelayState=…]`: IdP-initiated SSO, an
+/// unsolicited Response to the SP's default ACS.
+pub async fn init(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: Result<web::Query<InitQuery>, actix_web::Error>,
+) -> HttpResponse {
+    let tenant = match ui::load_tenant(&state, &path).await {
+        Ok(t) => t,
+        Err(e) => return e.error_response(),
+    };
+    let Ok(query) = query else {
+        return SamlError::page("Name the service provider: ?sp=<entityID>.").into_page();
+    };
+    let result = init_inner(&state, &req, &tenant, query.into_inner()).await;
+    finish(&state, &tenant, result).await
+}
+
+async fn init_inner(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+    q: InitQuery,
+) -> Outcome {
+    if q.relay_state.as_ref().is_some_and(|r| r.len() > 1024) {
+        return Err((None, SamlError::page("The RelayState is too long.")));
+    }
+    let sp = sps::find(&state.db, tenant.id, &q.sp)
+        .await
+        .map_err(|e| (None, e.into()))?
+        .ok_or_else(|| {
+            (
+                None,
+                SamlError::page("There is no such service provider registered here."),
+            )
+        })?;
+    let acs = sps::default_acs(&sp).ok_or_else(|| {
+        (
+            None,
+            SamlError::page("The service provider has no ACS URL."),
+        )
+    })?;
+    let reply = Reply {
+        acs_url: acs.url,
+        in_response_to: None,
+        relay_state: q.relay_state.clone(),
+    };
+    let current = ui::current_session(req, state, tenant)
+        .await
+        .map_err(|e| (None, e.into()))?;
+    let Some((session, user)) = current else {
+        let here = format!(
+            "{}?{}",
+            tenant_path(&tenant.slug, routes::SAML_SSO_INIT),
+            req.query_string()
+        );
+        return Ok(to_login(tenant, &here, false));
+    };
+    let ctx = (sp.clone(), reply.clone());
+    issue(
+        state,
+        req,
+        tenant,
+        &sp,
+        &reply,
+        &session,
+        &user,
+        None,
+        achieved_context(state),
+    )
+    .await
+    .map_err(|e| (Some(ctx), e.into()))
+}
+
+/// The NameID for the user at this SP.
+fn name_id(
+    state: &AppState,
+    sp: &saml_sp::Model,
+    user: &user::Model,
+    format: NameIdFormat,
+) -> crate::error::DomainResult<String> {
+    Ok(match format {
+        NameIdFormat::EmailAddress | NameIdFormat::Unspecified => user.email.clone(),
+        // Pairwise: the same for this user at this SP, unlinkable across SPs.
+        NameIdFormat::Persistent => state
+            .keys
+            .saml
+            .mac_b64(format!("{}|{}|{}", user.tenant_id, sp.entity_id, user.id).as_bytes()),
+        NameIdFormat::Transient => super::new_id()?,
+    })
+}
+
+async fn attributes(
+    state: &AppState,
+    sp: &saml_sp::Model,
+    user: &user::Model,
+) -> crate::error::DomainResult<Vec<Attr>> {
+    let name_part = |k: &str| {
+        user.scim
+            .get("name")
+            .and_then(|n| n.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let mut out = Vec::new();
+    for m in sps::attributes_of(sp) {
+        let values: Vec<String> = match m.source.as_str() {
+            "email" => vec![user.email.clone()],
+            "name" => user.name.clone().into_iter().collect(),
+            "given_name" => name_part("givenName").into_iter().collect(),
+            "family_name" => name_part("familyName").into_iter().collect(),
+            "groups" => crate::scim::users::groups_of(&state.db, &[user.id])
+                .await
+                .map_err(|e| crate::error::DomainError::internal(format!("{e:?}")))?
+                .remove(&user.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect(),
+            _ => vec![],
+        };
+        if !values.is_empty() {
+            out.push(Attr {
+                friendly: sps::friendly_name(&m.name),
+                name: m.name,
+                values,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn signer(
+    state: &AppState,
+    tenant: &tenant::Model,
+) -> crate::error::DomainResult<certs::Signer> {
+    let cert = certs::active(
+        &state.db,
+        state.now(),
+        &state.keys.signing,
+        tenant.id,
+        &tenant.slug,
+    )
+    .await?;
+    certs::signer(&state.keys.signing, &cert)
+}
+
+/// Answer the SP: a signed (and, if asked, encrypted) assertion in a Response, POSTed by the
+/// browser to the ACS URL.
+#[allow(clippy::too_many_arguments)]
+async fn issue(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+    sp: &saml_sp::Model,
+    reply: &Reply,
+    session: &session::Model,
+    user: &user::Model,
+    requested_format: Option<NameIdFormat>,
+    class_ref: &str,
+) -> crate::error::DomainResult<HttpResponse> {
+    let now = state.now();
+    let issuer = super::entity_id(&state.config.issuer(&tenant.slug));
+    let format = requested_format
+        .or_else(|| NameIdFormat::parse(&sp.name_id_format))
+        .unwrap_or(NameIdFormat::Unspecified);
+    let name_id = name_id(state, sp, user, format)?;
+    let session_index = super::new_id()?;
+    saml_participant::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(tenant.id),
+        session_id: Set(session.id),
+        sp_id: Set(sp.id),
+        name_id: Set(name_id.clone()),
+        name_id_format: Set(format.urn().to_string()),
+        session_index: Set(session_index.clone()),
+        created_at: Set(now),
+        ended_at: Set(None),
+    }
+    .insert(&state.db)
+    .await?;
+    let attributes = attributes(state, sp, user).await?;
+    let signer = signer(state, tenant).await?;
+    let assertion_id = super::new_id()?;
+    let (not_before, not_on_or_after) = response::window(now);
+    // Never send an assertion nobody signed: without either flag, the Response is signed.
+    let sign_response = sp.sign_response || !sp.sign_assertion;
+    let assertion = response::render(&response::AssertionXml {
+        id: &assertion_id,
+        now: super::instant(now),
+        issuer: &issuer,
+        signature: response::template_if(sp.sign_assertion, &assertion_id, &signer),
+        name_id: &name_id,
+        name_id_format: format.urn(),
+        sp_name_qualifier: (format == NameIdFormat::Persistent).then_some(sp.entity_id.as_str()),
+        in_response_to: reply.in_response_to.as_deref(),
+        recipient: &reply.acs_url,
+        not_before,
+        not_on_or_after: not_on_or_after.clone(),
+        audience: &sp.entity_id,
+        authn_instant: super::instant(session.created_at),
+        session_index: &session_index,
+        session_not_on_or_after: super::instant(session.expires_at),
+        class_ref,
+        attributes,
+    })?;
+    let assertion = if sp.sign_assertion {
+        response::sign(&assertion, &signer)?
+    } else {
+        assertion
+    };
+    let assertion = match (&sp.encryption_cert, sp.encrypt_assertion) {
+        (Some(cert), true) => response::encrypt_assertion(&assertion, cert)?,
+        _ => assertion,
+    };
+    let response_id = super::new_id()?;
+    let xml = response::render(&response::ResponseXml {
+        kind: "Response",
+        id: &response_id,
+        now: super::instant(now),
+        destination: &reply.acs_url,
+        in_response_to: reply.in_response_to.as_deref(),
+        issuer: &issuer,
+        signature: response::template_if(sign_response, &response_id, &signer),
+        status: response::STATUS_SUCCESS,
+        sub_status: None,
+        message: None,
+        assertion,
+    })?;
+    let xml = if sign_response {
+        response::sign(&xml, &signer)?
+    } else {
+        xml
+    };
+    audit::record(
+        &state.db,
+        now,
+        audit::Event::new(
+            actions::SAML_LOGIN,
+            audit::user_actor(user.id),
+            &ui::meta(req, state),
+        )
+        .tenant(tenant.id)
+        .target(format!("saml_sp:{}", sp.entity_id))
+        .details(serde_json::json!({
+            "name_id_format": format.urn(),
+            "session_index": session_index,
+            "idp_initiated": reply.in_response_to.is_none(),
+        })),
+    )
+    .await?;
+    Ok(post_to(
+        &reply.acs_url,
+        "SAMLResponse",
+        &xml,
+        reply.relay_state.as_deref(),
+    ))
+}
+
+/// The auto-submitting form that carries a message to an SP (HTTP-POST binding).
+pub fn post_to(url: &str, field: &str, xml: &str, relay_state: Option<&str>) -> HttpResponse {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return ui::UiError::BadRequest("The registered address is invalid.".into())
+            .error_response();
+    };
+    let encoded = response::b64(xml);
+    let mut fields = vec![(field, encoded.as_str())];
+    if let Some(rs) = relay_state {
+        fields.push(("RelayState", rs));
+    }
+    crate::oidc::authorize::form_post(&parsed, url, &fields)
+}
+
+/// A signed Response carrying only a failure status.
+async fn status_response(
+    state: &AppState,
+    tenant: &tenant::Model,
+    sp: &saml_sp::Model,
+    reply: &Reply,
+    top: &'static str,
+    sub: Option<&'static str>,
+    message: &str,
+) -> crate::error::DomainResult<HttpResponse> {
+    let signer = signer(state, tenant).await?;
+    let id = super::new_id()?;
+    let issuer = super::entity_id(&state.config.issuer(&tenant.slug));
+    let xml = response::render(&response::ResponseXml {
+        kind: "Response",
+        id: &id,
+        now: super::instant(state.now()),
+        destination: &reply.acs_url,
+        in_response_to: reply.in_response_to.as_deref(),
+        issuer: &issuer,
+        signature: response::template_if(true, &id, &signer),
+        status: top,
+        sub_status: sub,
+        message: Some(message),
+        assertion: String::new(),
+    })?;
+    let xml = response::sign(&xml, &signer)?;
+    tracing::info!(sp = %sp.entity_id, status = top, "SAML status response");
+    Ok(post_to(
+        &reply.acs_url,
+        "SAMLResponse",
+        &xml,
+        reply.relay_state.as_deref(),
+    ))
+}
