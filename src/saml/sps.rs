@@ -135,10 +135,11 @@ pub fn from_metadata(xml: &str) -> DomainResult<NewSp> {
             is_default: e.is_default.unwrap_or(false),
         })
         .collect();
+    // Redirect first: the front-channel logout frames use it.
     let slo = sp.single_logout_services.as_ref().and_then(|s| {
         s.iter()
-            .find(|e| e.binding == BINDING_POST)
-            .or_else(|| s.iter().find(|e| e.binding == BINDING_REDIRECT))
+            .find(|e| e.binding == BINDING_REDIRECT)
+            .or_else(|| s.iter().find(|e| e.binding == BINDING_POST))
     });
     let mut signing = Vec::new();
     let mut encryption = None;

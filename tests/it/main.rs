@@ -17,5 +17,7 @@ mod mail;
 mod oidc;
 mod ops;
 mod rp;
+mod saml;
+mod saml_sp;
 mod scim;
 mod scim_query;

@@ -1,0 +1,561 @@
+//! SAML 2.0 IdP end to end: a test SP (tests/it/saml_sp.rs) on the other side, signatures
+//! checked by the `xmlsec1` CLI against the published metadata and by samael's SP.
+
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+
+use crate::saml_sp::*;
+use crate::support::{Browser, TestServer, location};
+
+const EMAIL: &str = "ann@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Idp {
+    s: TestServer,
+    issuer: String,
+}
+
+impl Idp {
+    async fn start() -> Self {
+        let s = TestServer::start_with(|c| c.rate_limits = "off".into()).await;
+        s.create_tenant("acme", false).await;
+        s.create_user("acme", EMAIL, PASSWORD).await;
+        let issuer = s.url("/t/acme");
+        Idp { s, issuer }
+    }
+
+    fn sso(&self) -> String {
+        format!("{}/saml/sso", self.issuer)
+    }
+
+    fn slo(&self) -> String {
+        format!("{}/saml/slo", self.issuer)
+    }
+
+    fn entity_id(&self) -> String {
+        format!("{}/saml/metadata", self.issuer)
+    }
+
+    async fn metadata(&self) -> String {
+        let res = reqwest::get(self.entity_id()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.headers()[CONTENT_TYPE].to_str().unwrap(),
+            "application/samlmetadata+xml"
+        );
+        res.text().await.unwrap()
+    }
+
+    /// A test SP registered from its metadata, with extra CLI flags.
+    fn register(&self, name: &str, requests_signed: bool, flags: &[&str]) -> TestSp {
+        let sp = TestSp::new(
+            &format!("https://{name}.example/sp"),
+            &format!("https://{name}.example/acs"),
+            &format!("https://{name}.example/slo"),
+        );
+        self.register_xml(&sp.metadata_xml(requests_signed, true), flags);
+        sp
+    }
+
+    fn register_xml(&self, xml: &str, flags: &[&str]) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), xml).unwrap();
+        let path = file.path().to_str().unwrap().to_string();
+        let mut args = vec!["saml-sp", "create", "--tenant", "acme", "--metadata", &path];
+        args.extend_from_slice(flags);
+        let out = self.s.cli(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Follow the browser through redirects on the IdP, signing in when the login page comes.
+async fn follow(b: &Browser, mut res: reqwest::Response) -> reqwest::Response {
+    for _ in 0..10 {
+        if !res.status().is_redirection() {
+            return res;
+        }
+        let to = location(&res);
+        if to.starts_with("https://") {
+            return res;
+        }
+        if to.starts_with("/t/acme/login") {
+            let page = b.get(&to).await;
+            let html = page.text().await.unwrap();
+            let csrf = crate::support::csrf_of(&html);
+            let return_to = url::Url::parse(&format!("http://x{to}"))
+                .unwrap()
+                .query_pairs()
+                .find(|(k, _)| k == "return_to")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default();
+            res = b
+                .post(
+                    "/t/acme/login",
+                    &[
+                        ("email", EMAIL),
+                        ("password", PASSWORD),
+                        ("return_to", &return_to),
+                        ("csrf_token", &csrf),
+                    ],
+                )
+                .await;
+        } else {
+            res = b.get(&to).await;
+        }
+    }
+    panic!("too many redirects");
+}
+
+/// The SAMLResponse (XML) and RelayState of an auto-submitting form page posted to `acs`.
+async fn posted(res: reqwest::Response, acs: &str) -> (String, Option<String>) {
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let (action, fields) = auto_post_form(&html);
+    assert_eq!(action, acs, "the form goes to the registered ACS URL");
+    let b64 = form_field(&fields, "SAMLResponse").expect("a SAMLResponse");
+    let xml = String::from_utf8(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).unwrap(),
+    )
+    .unwrap();
+    (xml, form_field(&fields, "RelayState").map(str::to_string))
+}
+
+async fn sso_redirect(
+    idp: &Idp,
+    b: &Browser,
+    sp: &TestSp,
+    opts: AuthnOpts,
+    sign: bool,
+) -> (String, reqwest::Response) {
+    let (id, xml) = sp.authn_request(&AuthnOpts {
+        destination: Some(idp.sso()),
+        ..opts
+    });
+    let q = sp.redirect_query(&xml, Some("relay/state?x=1&y"), sign);
+    let res = b.get(&format!("/t/acme/saml/sso?{q}")).await;
+    (id, follow(b, res).await)
+}
+
+async fn sso_post(
+    idp: &Idp,
+    b: &Browser,
+    sp: &TestSp,
+    opts: AuthnOpts,
+    sign: bool,
+) -> (String, reqwest::Response) {
+    let (id, xml) = sp.authn_request(&AuthnOpts {
+        destination: Some(idp.sso()),
+        ..opts
+    });
+    let field = sp.post_field(&xml, sign);
+    let res = b
+        .post(
+            "/t/acme/saml/sso",
+            &[("SAMLRequest", &field), ("RelayState", "rs-post")],
+        )
+        .await;
+    (id, follow(b, res).await)
+}
+
+fn status_of(xml: &str) -> Vec<String> {
+    xml.match_indices("StatusCode Value=\"")
+        .map(|(i, m)| {
+            let rest = &xml[i + m.len()..];
+            rest[..rest.find('"').unwrap()]
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metadata_is_signed_and_rotation_keeps_the_old_certificate() {
+    let idp = Idp::start().await;
+    let md = idp.metadata().await;
+    let certs = idp_signing_certs(&md);
+    assert_eq!(certs.len(), 1);
+    xmlsec_verify(&md, "EntityDescriptor", &certs).expect("metadata signature");
+    assert!(md.contains(&format!("entityID=\"{}\"", idp.entity_id())));
+    for binding in [HTTP_REDIRECT, HTTP_POST] {
+        assert!(md.contains(&format!(
+            "<md:SingleSignOnService Binding=\"{binding}\" Location=\"{}\"/>",
+            idp.sso()
+        )));
+        assert!(md.contains(&format!(
+            "<md:SingleLogoutService Binding=\"{binding}\" Location=\"{}\"/>",
+            idp.slo()
+        )));
+    }
+    for f in [
+        NAMEID_EMAIL,
+        NAMEID_PERSISTENT,
+        NAMEID_TRANSIENT,
+        NAMEID_UNSPECIFIED,
+    ] {
+        assert!(md.contains(&format!("<md:NameIDFormat>{f}</md:NameIDFormat>")));
+    }
+    let mut tampered = md.replace("acme/saml/sso", "evil/saml/sso");
+    assert!(xmlsec_verify(&tampered, "EntityDescriptor", &certs).is_err());
+    tampered.clear();
+
+    let out = idp.s.cli(&["saml-cert", "rotate", "--tenant", "acme"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["retired"].as_array().unwrap().len(), 1);
+    let md2 = idp.metadata().await;
+    let certs2 = idp_signing_certs(&md2);
+    assert_eq!(
+        certs2.len(),
+        2,
+        "old and new certificate during the overlap"
+    );
+    assert!(certs2.contains(&certs[0]));
+    let new_cert = certs2.iter().find(|c| **c != certs[0]).unwrap().clone();
+    // Signed with the new certificate now.
+    xmlsec_verify(&md2, "EntityDescriptor", &[new_cert.clone()]).unwrap();
+    assert!(xmlsec_verify(&md2, "EntityDescriptor", &[certs[0].clone()]).is_err());
+
+    // Past the overlap, the old one is gone.
+    idp.s.clock.advance(chrono::Duration::days(2));
+    let md3 = idp.metadata().await;
+    assert_eq!(idp_signing_certs(&md3), vec![new_cert]);
+    assert!(
+        idp.s
+            .audit_actions()
+            .await
+            .iter()
+            .any(|(a, _, _)| a == "saml.cert.rotate")
+    );
+}
+
+#[tokio::test]
+async fn sp_initiated_sign_in_over_both_bindings() {
+    let idp = Idp::start().await;
+    // Requests must be signed (AuthnRequestsSigned in the metadata); both signatures.
+    let sp = idp.register("app", true, &["--sign-response", "true"]);
+    let b = idp.s.browser();
+
+    let (id, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), true).await;
+    let (xml, relay) = posted(res, &sp.acs_url).await;
+    assert_eq!(relay.as_deref(), Some("relay/state?x=1&y"));
+    let md = idp.metadata().await;
+    let certs = idp_signing_certs(&md);
+    xmlsec_verify(&xml, "Response", &certs).expect("Response signature");
+    xmlsec_verify(&xml, "Assertion", &certs).expect("Assertion signature");
+    assert!(
+        xml.contains("xml-exc-c14n#")
+            && xml.contains("rsa-sha256")
+            && xml.contains("xmlenc#sha256")
+    );
+    let assertion = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml, Some(&[id.as_str()]))
+        .expect("samael accepts the response");
+    let subject = assertion.subject.unwrap();
+    assert_eq!(subject.name_id.unwrap().value, EMAIL);
+    assert!(xml.contains(&format!("InResponseTo=\"{id}\"")));
+    assert!(xml.contains("<saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:Password</saml:AuthnContextClassRef>"));
+    assert!(xml.contains("Name=\"urn:oid:0.9.2342.19200300.100.1.3\""));
+    assert!(xml.contains(&format!(
+        "<saml:AttributeValue>{EMAIL}</saml:AttributeValue>"
+    )));
+    assert!(xml.contains(&format!("<saml:Audience>{}</saml:Audience>", sp.entity_id)));
+
+    // POST binding, already signed in: no login page; persistent NameID asked for.
+    let (id2, res) = sso_post(
+        &idp,
+        &b,
+        &sp,
+        AuthnOpts {
+            name_id_policy: Some((NAMEID_PERSISTENT.into(), true)),
+            ..Default::default()
+        },
+        true,
+    )
+    .await;
+    let (xml2, relay) = posted(res, &sp.acs_url).await;
+    assert_eq!(relay.as_deref(), Some("rs-post"));
+    xmlsec_verify(&xml2, "Assertion", &certs).unwrap();
+    let a2 = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml2, Some(&[id2.as_str()]))
+        .unwrap();
+    let nid = a2.subject.unwrap().name_id.unwrap();
+    assert_eq!(nid.format.as_deref(), Some(NAMEID_PERSISTENT));
+    assert_ne!(nid.value, EMAIL);
+    // Persistent is stable for the user at this SP.
+    let (id3, res) = sso_post(
+        &idp,
+        &b,
+        &sp,
+        AuthnOpts {
+            name_id_policy: Some((NAMEID_PERSISTENT.into(), false)),
+            ..Default::default()
+        },
+        true,
+    )
+    .await;
+    let (xml3, _) = posted(res, &sp.acs_url).await;
+    let a3 = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml3, Some(&[id3.as_str()]))
+        .unwrap();
+    assert_eq!(a3.subject.unwrap().name_id.unwrap().value, nid.value);
+
+    // A tampered response fails both verifiers.
+    let tampered = xml.replace(EMAIL, "eve@example.com");
+    assert!(xmlsec_verify(&tampered, "Assertion", &certs).is_err());
+    assert!(
+        sp.samael_sp(&md, false)
+            .parse_xml_response(&tampered, Some(&[id.as_str()]))
+            .is_err()
+    );
+    let logins = idp
+        .s
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(a, _, _)| a == "saml.login")
+        .count();
+    assert_eq!(logins, 3);
+}
+
+#[tokio::test]
+async fn encrypted_assertions_and_idp_initiated_sign_in() {
+    let idp = Idp::start().await;
+    let sp = idp.register("secure", false, &["--encrypt-assertion", "true"]);
+    let b = idp.s.browser();
+    let (id, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), false).await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    assert!(xml.contains("EncryptedAssertion"));
+    assert!(xml.contains("http://www.w3.org/2009/xmlenc11#aes256-gcm"));
+    assert!(xml.contains("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"));
+    assert!(!xml.contains(EMAIL), "nothing of the user in clear text");
+    let md = idp.metadata().await;
+    let certs = idp_signing_certs(&md);
+    let clear = xmlsec_decrypt_response(&xml, &sp.key_pem()).expect("decrypts");
+    xmlsec_verify(&clear, "Assertion", &certs).expect("signed before encryption");
+    let a = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&clear, Some(&[id.as_str()]))
+        .unwrap();
+    assert_eq!(a.subject.unwrap().name_id.unwrap().value, EMAIL);
+    // Another SP's key cannot read it.
+    let other = TestSp::new(
+        "https://o.example",
+        "https://o.example/acs",
+        "https://o.example/slo",
+    );
+    assert!(xmlsec_decrypt_response(&xml, &other.key_pem()).is_err());
+
+    // IdP-initiated: an unsolicited Response, no InResponseTo.
+    let plain = idp.register("portal", false, &[]);
+    let res = b
+        .get(&format!(
+            "/t/acme/saml/sso/init?sp={}&RelayState=%2Fhome",
+            pct(&plain.entity_id)
+        ))
+        .await;
+    let (xml, relay) = posted(follow(&b, res).await, &plain.acs_url).await;
+    assert_eq!(relay.as_deref(), Some("/home"));
+    assert!(!xml.contains("InResponseTo"));
+    xmlsec_verify(&xml, "Assertion", &certs).unwrap();
+    let a = plain
+        .samael_sp(&md, true)
+        .parse_xml_response(&xml, None)
+        .unwrap();
+    assert_eq!(a.subject.unwrap().name_id.unwrap().value, EMAIL);
+
+    // IdP-initiated without a session goes through the sign-in page first.
+    let fresh = idp.s.browser();
+    let res = fresh
+        .get(&format!(
+            "/t/acme/saml/sso/init?sp={}",
+            pct(&plain.entity_id)
+        ))
+        .await;
+    assert!(location(&res).starts_with("/t/acme/login?"));
+    let (xml, relay) = posted(follow(&fresh, res).await, &plain.acs_url).await;
+    assert!(relay.is_none());
+    xmlsec_verify(&xml, "Assertion", &certs).unwrap();
+    // An unknown SP gets a page, never a form.
+    let res = fresh
+        .get("/t/acme/saml/sso/init?sp=https%3A%2F%2Fnope")
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn single_logout_in_both_directions() {
+    let idp = Idp::start().await;
+    // SP-initiated over Redirect, answered over Redirect.
+    let sp = idp.register("one", true, &[]);
+    // An SP whose only SLO endpoint is HTTP-POST: answered with a POSTed, signed response.
+    let sp2 = TestSp::new(
+        "https://two.example/sp",
+        "https://two.example/acs",
+        "https://two.example/slo",
+    );
+    let md2 = sp2.metadata_xml(true, true).replace(
+        &format!("<md:SingleLogoutService Binding=\"{HTTP_REDIRECT}\" Location=\"https://two.example/slo\"/>"),
+        "",
+    );
+    idp.register_xml(&md2, &[]);
+    let md = idp.metadata().await;
+    let certs = idp_signing_certs(&md);
+    let b = idp.s.browser();
+
+    let (id, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), true).await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    let a = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml, Some(&[id.as_str()]))
+        .unwrap();
+    let session_index = a.authn_statements.unwrap()[0]
+        .session_index
+        .clone()
+        .unwrap();
+    let (id2, res) = sso_redirect(&idp, &b, &sp2, AuthnOpts::default(), true).await;
+    let (xml2, _) = posted(res, &sp2.acs_url).await;
+    let a2 = sp2
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml2, Some(&[id2.as_str()]))
+        .unwrap();
+    let session_index2 = a2.authn_statements.unwrap()[0]
+        .session_index
+        .clone()
+        .unwrap();
+
+    // An unsigned LogoutRequest from an SP with a certificate is refused.
+    let (_, lr) = sp.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&session_index));
+    let res = b
+        .get(&format!(
+            "/t/acme/saml/slo?{}",
+            sp.redirect_query(&lr, None, false)
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        b.get("/t/acme/account").await.status(),
+        StatusCode::OK,
+        "still signed in"
+    );
+
+    // Signed over Redirect: the session ends, a signed LogoutResponse goes back.
+    let (lr_id, lr) = sp.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&session_index));
+    let res = b
+        .get(&format!(
+            "/t/acme/saml/slo?{}",
+            sp.redirect_query(&lr, Some("bye"), true)
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = location(&res);
+    assert!(to.starts_with("https://one.example/slo?SAMLResponse="));
+    let answer = verify_redirect(&to, &certs).expect("LogoutResponse signed by the IdP");
+    assert!(answer.contains(&format!("InResponseTo=\"{lr_id}\"")));
+    // sp2 was not told: PartialLogout under Success.
+    assert_eq!(status_of(&answer), vec!["Success", "PartialLogout"]);
+    assert!(to.contains("RelayState=bye"));
+    let res = b.get("/t/acme/account").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed out at the IdP");
+
+    // SP-initiated over POST to the POST-only SP, for a session of a second browser.
+    let b2 = idp.s.browser();
+    let (id3, res) = sso_redirect(&idp, &b2, &sp2, AuthnOpts::default(), true).await;
+    let (xml3, _) = posted(res, &sp2.acs_url).await;
+    let a3 = sp2
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml3, Some(&[id3.as_str()]))
+        .unwrap();
+    let si3 = a3.authn_statements.unwrap()[0]
+        .session_index
+        .clone()
+        .unwrap();
+    assert_ne!(si3, session_index2);
+    let (lr_id, lr) = sp2.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&si3));
+    let res = b2
+        .post(
+            "/t/acme/saml/slo",
+            &[("SAMLRequest", &sp2.post_field(&lr, true))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let (action, fields) = auto_post_form(&html);
+    assert_eq!(action, "https://two.example/slo");
+    let resp = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            form_field(&fields, "SAMLResponse").unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    xmlsec_verify(&resp, "LogoutResponse", &certs).expect("signed LogoutResponse");
+    assert!(resp.contains(&format!("InResponseTo=\"{lr_id}\"")));
+    assert_eq!(status_of(&resp), vec!["Success"]);
+    assert_eq!(
+        b2.get("/t/acme/account").await.status(),
+        StatusCode::SEE_OTHER
+    );
+
+    // IdP-initiated: signing out at Plinto sends each SP of the session a signed
+    // LogoutRequest (front-channel frames).
+    let b3 = idp.s.browser();
+    let (id4, res) = sso_post(&idp, &b3, &sp, AuthnOpts::default(), true).await;
+    let (xml4, _) = posted(res, &sp.acs_url).await;
+    let a4 = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml4, Some(&[id4.as_str()]))
+        .unwrap();
+    let si4 = a4.authn_statements.unwrap()[0]
+        .session_index
+        .clone()
+        .unwrap();
+    let res = b3.submit("/t/acme/logout", "/t/acme/logout", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.contains("frame-src https://one.example"), "{csp}");
+    let html = res.text().await.unwrap();
+    let start = html
+        .find("class=\"saml-logout\" hidden src=\"")
+        .expect("a logout frame")
+        + "class=\"saml-logout\" hidden src=\"".len();
+    let src = html_unescape(&html[start..start + html[start..].find('"').unwrap()]);
+    assert!(src.starts_with("https://one.example/slo?SAMLRequest="));
+    let lr = verify_redirect(&src, &certs).expect("LogoutRequest signed by the IdP");
+    assert!(lr.contains(&format!("<samlp:SessionIndex>{si4}</samlp:SessionIndex>")));
+    assert!(lr.contains(&format!(">{EMAIL}</saml:NameID>")));
+    // The SP answers into the frame.
+    let (_, lresp) = sp.logout_response(&idp.slo(), "_x", STATUS_SUCCESS);
+    let res = b3
+        .get(&format!(
+            "/t/acme/saml/slo?{}",
+            sp.redirect_query(&lresp, None, true)
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        idp.s
+            .audit_actions()
+            .await
+            .iter()
+            .filter(|(a, _, _)| a == "saml.logout")
+            .count()
+            >= 2
+    );
+}
