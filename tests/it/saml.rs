@@ -559,3 +559,519 @@ async fn single_logout_in_both_directions() {
             >= 2
     );
 }
+
+/// Every refusal: a page before the SP and its ACS URL are verified, a signed status
+/// Response after; never a 500.
+#[tokio::test]
+async fn bad_requests_get_a_page_or_a_signed_status() {
+    let idp = Idp::start().await;
+    let strict = idp.register("strict", true, &[]);
+    let open = idp.register("open", false, &[]);
+    let md = idp.metadata().await;
+    let certs = idp_signing_certs(&md);
+    let b = idp.s.browser();
+
+    async fn page(b: &Browser, path: &str) -> String {
+        let res = b.get(path).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(
+            !html.contains("SAMLResponse"),
+            "no form to an unverified ACS"
+        );
+        html
+    }
+    let sso = |q: String| format!("/t/acme/saml/sso?{q}");
+    let request = |sp: &TestSp, opts: AuthnOpts| {
+        sp.authn_request(&AuthnOpts {
+            destination: Some(idp.sso()),
+            ..opts
+        })
+    };
+
+    // Unsigned request from an SP that signs its requests.
+    let (_, xml) = request(&strict, AuthnOpts::default());
+    assert!(
+        page(&b, &sso(strict.redirect_query(&xml, None, false)))
+            .await
+            .contains("must sign")
+    );
+    // Tampered Redirect signature: the RelayState changed after signing.
+    let q = strict
+        .redirect_query(&xml, Some("a"), true)
+        .replace("RelayState=a", "RelayState=b");
+    assert!(
+        page(&b, &sso(q))
+            .await
+            .contains("signature could not be verified")
+    );
+    // Signed by another key.
+    let imposter = TestSp::new(&strict.entity_id, &strict.acs_url, &strict.slo_url);
+    let q = imposter.redirect_query(&xml, None, true);
+    page(&b, &sso(q)).await;
+    // Tampered POST signature: content changed after signing.
+    let signed = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            strict.post_field(&xml, true),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+    .replace("ForceAuthn", "Forced");
+    let tampered = signed.replace(&strict.acs_url, &strict.acs_url);
+    let tampered = tampered.replace("Version=\"2.0\"", "Version=\"2.0\" IsPassive=\"true\"");
+    let res = b
+        .post(
+            "/t/acme/saml/sso",
+            &[("SAMLRequest", &b64(tampered.as_bytes()))],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // ACS URL not registered, by URL and by index.
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            acs: Acs::Url("https://evil.example/acs".into()),
+            ..Default::default()
+        },
+    );
+    assert!(
+        page(&b, &sso(open.redirect_query(&xml, None, false)))
+            .await
+            .contains("not")
+    );
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            acs: Acs::Index(7),
+            ..Default::default()
+        },
+    );
+    page(&b, &sso(open.redirect_query(&xml, None, false))).await;
+    // Unknown issuer, and no issuer.
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            issuer: Some("https://unknown.example".into()),
+            ..Default::default()
+        },
+    );
+    assert!(
+        page(&b, &sso(open.redirect_query(&xml, None, false)))
+            .await
+            .contains("not registered")
+    );
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            issuer: Some(String::new()),
+            ..Default::default()
+        },
+    );
+    page(&b, &sso(open.redirect_query(&xml, None, false))).await;
+    // Malformed base64, DEFLATE, XML; a DTD with an external entity; oversize messages.
+    page(&b, "/t/acme/saml/sso?SAMLRequest=%25%25%25not-base64").await;
+    page(
+        &b,
+        &format!(
+            "/t/acme/saml/sso?SAMLRequest={}",
+            pct(&b64(b"plain, not deflated"))
+        ),
+    )
+    .await;
+    page(
+        &b,
+        &format!(
+            "/t/acme/saml/sso?SAMLRequest={}",
+            pct(&deflate_b64(b"<samlp:AuthnRequest"))
+        ),
+    )
+    .await;
+    page(
+        &b,
+        &format!(
+            "/t/acme/saml/sso?SAMLRequest={}",
+            pct(&deflate_b64(b"<a>not saml</a>"))
+        ),
+    )
+    .await;
+    let (_, xml) = request(&open, AuthnOpts::default());
+    let xxe = format!(
+        "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
+        xml.replace(
+            "</samlp:AuthnRequest>",
+            "<saml:Issuer>&x;</saml:Issuer></samlp:AuthnRequest>"
+        )
+    );
+    assert!(
+        page(&b, &sso(open.redirect_query(&xxe, None, false)))
+            .await
+            .contains("DTD")
+    );
+    let res = b
+        .post("/t/acme/saml/sso", &[("SAMLRequest", &b64(xxe.as_bytes()))])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(!res.text().await.unwrap().contains("root:"));
+    let big = xml.replace(
+        "</samlp:AuthnRequest>",
+        &format!("<!-- {} --></samlp:AuthnRequest>", "x".repeat(200_000)),
+    );
+    page(&b, &sso(open.redirect_query(&big, None, false))).await;
+    let res = b
+        .post("/t/acme/saml/sso", &[("SAMLRequest", &b64(big.as_bytes()))])
+        .await;
+    assert!(
+        matches!(
+            res.status(),
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+        ),
+        "{}",
+        res.status()
+    );
+    page(&b, "/t/acme/saml/sso").await;
+    page(
+        &b,
+        "/t/acme/saml/sso/continue?id=00000000-0000-4000-8000-000000000000",
+    )
+    .await;
+    assert_eq!(
+        b.get("/t/nope/saml/sso").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.get("/t/nope/saml/metadata").await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // From here on the SP and its ACS URL are verified: signed status Responses.
+    async fn status(
+        idp: &Idp,
+        b: &Browser,
+        sp: &TestSp,
+        q: String,
+        certs: &[String],
+    ) -> Vec<String> {
+        let res = follow(b, b.get(&format!("/t/acme/saml/sso?{q}")).await).await;
+        let (xml, _) = posted(res, &sp.acs_url).await;
+        xmlsec_verify(&xml, "Response", certs).expect("signed status response");
+        assert!(!xml.contains("Assertion"));
+        let _ = idp;
+        status_of(&xml)
+    }
+    // IsPassive without a session.
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            is_passive: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        status(
+            &idp,
+            &b,
+            &open,
+            open.redirect_query(&xml, None, false),
+            &certs
+        )
+        .await,
+        ["Responder", "NoPassive"]
+    );
+    // Expired and future IssueInstant.
+    for when in [
+        chrono::Duration::minutes(-30),
+        chrono::Duration::minutes(30),
+    ] {
+        let (_, xml) = request(
+            &open,
+            AuthnOpts {
+                issue_instant: Some(chrono::Utc::now() + when),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            status(
+                &idp,
+                &b,
+                &open,
+                open.redirect_query(&xml, None, false),
+                &certs
+            )
+            .await,
+            ["Requester", "RequestDenied"]
+        );
+    }
+    // Wrong Destination.
+    let (_, xml) = open.authn_request(&AuthnOpts {
+        destination: Some("https://elsewhere.example/sso".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        status(
+            &idp,
+            &b,
+            &open,
+            open.redirect_query(&xml, None, false),
+            &certs
+        )
+        .await,
+        ["Requester", "RequestDenied"]
+    );
+    // A NameID format Plinto does not issue.
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            name_id_policy: Some((
+                "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName".into(),
+                true,
+            )),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        status(
+            &idp,
+            &b,
+            &open,
+            open.redirect_query(&xml, None, false),
+            &certs
+        )
+        .await,
+        ["Requester", "InvalidNameIDPolicy"]
+    );
+    // An authentication context that cannot be met.
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            requested_authn_context: Some((
+                "exact".into(),
+                vec!["urn:oasis:names:tc:SAML:2.0:ac:classes:Smartcard".into()],
+            )),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        status(
+            &idp,
+            &b,
+            &open,
+            open.redirect_query(&xml, None, false),
+            &certs
+        )
+        .await,
+        ["Responder", "NoAuthnContext"]
+    );
+
+    // A replayed request ID: answered once, refused after.
+    let (id, xml) = request(&open, AuthnOpts::default());
+    let q = open.redirect_query(&xml, None, false);
+    let (first, _) = posted(
+        follow(&b, b.get(&sso(q.clone())).await).await,
+        &open.acs_url,
+    )
+    .await;
+    assert!(first.contains(&format!("InResponseTo=\"{id}\"")) && status_of(&first) == ["Success"]);
+    assert_eq!(
+        status(&idp, &b, &open, q, &certs).await,
+        ["Requester", "RequestDenied"]
+    );
+    // The continue link of an answered request is spent.
+    // ForceAuthn with a session: the sign-in page again (the test clock stands still: move
+    // it, so that the session is older than the request).
+    idp.s.clock.advance(chrono::Duration::seconds(5));
+    let (_, xml) = request(
+        &open,
+        AuthnOpts {
+            force_authn: true,
+            ..Default::default()
+        },
+    );
+    let res = b.get(&sso(open.redirect_query(&xml, None, false))).await;
+    let cont = location(&res);
+    let res = b.get(&cont).await;
+    let login = location(&res);
+    assert!(
+        login.starts_with("/t/acme/login?") && login.contains("prompt=login"),
+        "{login}"
+    );
+    let (resp, _) = posted(follow(&b, res).await, &open.acs_url).await;
+    assert_eq!(status_of(&resp), ["Success"]);
+    page(&b, &cont).await;
+    // RequestedAuthnContext that Plinto meets (a password sign-in over plain HTTP).
+    let (id, xml) = request(
+        &open,
+        AuthnOpts {
+            requested_authn_context: Some((
+                "minimum".into(),
+                vec!["urn:oasis:names:tc:SAML:2.0:ac:classes:Password".into()],
+            )),
+            ..Default::default()
+        },
+    );
+    let (resp, _) = posted(
+        follow(
+            &b,
+            b.get(&sso(open.redirect_query(&xml, None, false))).await,
+        )
+        .await,
+        &open.acs_url,
+    )
+    .await;
+    open.samael_sp(&md, false)
+        .parse_xml_response(&resp, Some(&[id.as_str()]))
+        .unwrap();
+    let fails = idp
+        .s
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|(a, _, o)| a == "saml.login_failure" && o == "failure")
+        .count();
+    assert!(fails >= 6, "{fails}");
+}
+
+#[tokio::test]
+async fn service_providers_from_the_command_line() {
+    let idp = Idp::start().await;
+    let sp = TestSp::new(
+        "https://cli.example/sp",
+        "https://cli.example/acs",
+        "https://cli.example/slo",
+    );
+    let cert = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(cert.path(), sp.cert_pem()).unwrap();
+    let out = idp.s.cli(&[
+        "saml-sp",
+        "create",
+        "--tenant",
+        "acme",
+        "--entity-id",
+        &sp.entity_id,
+        "--acs-url",
+        &sp.acs_url,
+        "--slo-url",
+        &sp.slo_url,
+        "--cert",
+        cert.path().to_str().unwrap(),
+        "--nameid-format",
+        "transient",
+        "--sign-assertion",
+        "false",
+        "--sign-response",
+        "true",
+        "--want-authn-requests-signed",
+        "--attribute",
+        "email=http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+        "--attribute",
+        "groups=",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(created, serde_json::json!({ "entity_id": sp.entity_id }));
+    // Twice: a conflict, not a crash.
+    let again = idp.s.cli(&[
+        "saml-sp",
+        "create",
+        "--tenant",
+        "acme",
+        "--entity-id",
+        &sp.entity_id,
+        "--acs-url",
+        &sp.acs_url,
+    ]);
+    assert!(!again.status.success());
+    // Bad input.
+    for args in [
+        vec!["--entity-id", "x", "--acs-url", "not a url"],
+        vec![
+            "--entity-id",
+            "y",
+            "--acs-url",
+            "https://y/acs",
+            "--encrypt-assertion",
+            "true",
+        ],
+        vec![
+            "--entity-id",
+            "z",
+            "--acs-url",
+            "https://z/acs",
+            "--nameid-format",
+            "kerberos",
+        ],
+        vec![
+            "--entity-id",
+            "w",
+            "--acs-url",
+            "https://w/acs",
+            "--attribute",
+            "shoe_size=urn:x",
+        ],
+    ] {
+        let mut all = vec!["saml-sp", "create", "--tenant", "acme"];
+        all.extend(args);
+        let out = idp.s.cli(&all);
+        assert!(!out.status.success());
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+    let garbage = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(garbage.path(), "<!DOCTYPE x><x/>").unwrap();
+    let out = idp.s.cli(&[
+        "saml-sp",
+        "create",
+        "--tenant",
+        "acme",
+        "--metadata",
+        garbage.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+
+    let list: serde_json::Value =
+        serde_json::from_slice(&idp.s.cli(&["saml-sp", "list", "--tenant", "acme"]).stdout)
+            .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["name_id_format"], NAMEID_TRANSIENT);
+    assert_eq!(list[0]["want_authn_requests_signed"], true);
+
+    // The registration is what the IdP does: signed requests only, transient NameID, the
+    // Response signed (not the assertion), renamed email attribute, no groups.
+    let b = idp.s.browser();
+    let (id, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), true).await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    let md = idp.metadata().await;
+    let certs = idp_signing_certs(&md);
+    xmlsec_verify(&xml, "Response", &certs).unwrap();
+    assert_eq!(xml.matches("<ds:Signature xmlns").count(), 1);
+    let a = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml, Some(&[id.as_str()]))
+        .unwrap();
+    let nid = a.subject.unwrap().name_id.unwrap();
+    assert_eq!(nid.format.as_deref(), Some(NAMEID_TRANSIENT));
+    assert!(
+        xml.contains("Name=\"http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress\"")
+    );
+    assert!(!xml.contains("urn:oid:1.3.6.1.4.1.5923.1.5.1.1"));
+
+    let out = idp
+        .s
+        .cli(&["saml-sp", "delete", "--tenant", "acme", &sp.entity_id]);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!({ "deleted": sp.entity_id })
+    );
+    assert!(
+        !idp.s
+            .cli(&["saml-sp", "delete", "--tenant", "acme", &sp.entity_id])
+            .status
+            .success()
+    );
+    let (_, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), true).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
