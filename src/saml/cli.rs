@@ -165,7 +165,7 @@ pub async fn sp(cmd: SamlSpCommand, state: &AppState) -> anyhow::Result<()> {
 fn cert_json(c: &entity::saml_cert::Model) -> Value {
     let fingerprint = openssl::x509::X509::from_pem(c.cert_pem.as_bytes())
         .and_then(|x| x.digest(openssl::hash::MessageDigest::sha256()))
-        .map(|d| hex::encode(d))
+        .map(hex::encode)
         .unwrap_or_default();
     json!({
         "id": c.id,
