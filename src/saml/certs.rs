@@ -193,3 +193,19 @@ pub fn pem_to_der(pem: &str) -> DomainResult<Vec<u8>> {
 pub fn x509_b64(pem: &str) -> DomainResult<String> {
     Ok(crypto_b64(&pem_to_der(pem)?))
 }
+
+/// The signer of a tenant's messages: its active certificate's key.
+pub async fn tenant_signer(
+    state: &crate::state::AppState,
+    tenant: &entity::tenant::Model,
+) -> DomainResult<Signer> {
+    let cert = active(
+        &state.db,
+        state.now(),
+        &state.keys.signing,
+        tenant.id,
+        &tenant.slug,
+    )
+    .await?;
+    signer(&state.keys.signing, &cert)
+}

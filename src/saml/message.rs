@@ -138,6 +138,8 @@ pub struct Header {
     pub issuer: Option<String>,
     /// An enveloped `ds:Signature` is present.
     pub signed: bool,
+    /// Signed by its binding (the query signature for Redirect, the enveloped one for POST).
+    pub signed_binding: bool,
 }
 
 /// Read and check the common header of a request whose root must be `samlp:{root}`.
@@ -194,6 +196,7 @@ pub fn header(doc: &Document, root_name: &str) -> Result<(Node, Header), Refused
             destination: root_destination(doc),
             issuer,
             signed: !sigs.is_empty(),
+            signed_binding: false,
         },
     ))
 }

@@ -350,7 +350,7 @@ async fn answer(
     relay_state: Option<&str>,
     (status, sub, message): (&'static str, Option<&'static str>, Option<&str>),
 ) -> DomainResult<HttpResponse> {
-    let signer = signer(state, tenant).await?;
+    let signer = super::certs::tenant_signer(state, tenant).await?;
     let id = super::new_id()?;
     let issuer = super::entity_id(&state.config.issuer(&tenant.slug));
     let post = sp.slo_binding.as_deref() == Some(BINDING_POST);
@@ -384,18 +384,6 @@ async fn answer(
     }
 }
 
-async fn signer(state: &AppState, tenant: &tenant::Model) -> DomainResult<super::certs::Signer> {
-    let cert = super::certs::active(
-        &state.db,
-        state.now(),
-        &state.keys.signing,
-        tenant.id,
-        &tenant.slug,
-    )
-    .await?;
-    super::certs::signer(&state.keys.signing, &cert)
-}
-
 /// IdP-initiated logout of a session: signed LogoutRequest URLs (HTTP-Redirect) for every SP
 /// with an SLO URL that received an assertion in it, and the participants marked ended.
 pub async fn front_channel(
@@ -413,7 +401,7 @@ pub async fn front_channel(
         return Ok(vec![]);
     }
     let now = state.now();
-    let signer = signer(state, tenant).await?;
+    let signer = super::certs::tenant_signer(state, tenant).await?;
     let issuer = super::entity_id(&state.config.issuer(&tenant.slug));
     let mut urls = Vec::new();
     for (p, sp) in rows {

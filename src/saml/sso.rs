@@ -238,6 +238,11 @@ async fn accept(
     };
     let acs = resolve_acs(&sp, &parsed).map_err(|e| (None, e))?;
     check_signature(&sp, binding, &p, &xml, parsed.header.signed).map_err(|e| (None, e))?;
+    let mut parsed = parsed;
+    parsed.header.signed_binding = match binding {
+        Binding::Redirect => p.signature.is_some(),
+        Binding::Post => parsed.header.signed,
+    };
     let reply = Reply {
         acs_url: acs.url,
         in_response_to: Some(parsed.header.id.clone()),
@@ -300,6 +305,13 @@ fn validate(
     r: &request::AuthnRequest,
 ) -> Result<(), SamlError> {
     use response::*;
+    // Bindings §3.4.5.2 / §3.5.5.2: a signed message names where it was sent.
+    if r.header.signed_binding && r.header.destination.is_none() {
+        return Err(SamlError::requester(
+            STATUS_REQUEST_DENIED,
+            "a signed request must carry its Destination",
+        ));
+    }
     if let Some(d) = &r.header.destination
         && d != &sso_url(state, tenant)
     {
@@ -617,21 +629,6 @@ async fn attributes(
     Ok(out)
 }
 
-async fn signer(
-    state: &AppState,
-    tenant: &tenant::Model,
-) -> crate::error::DomainResult<certs::Signer> {
-    let cert = certs::active(
-        &state.db,
-        state.now(),
-        &state.keys.signing,
-        tenant.id,
-        &tenant.slug,
-    )
-    .await?;
-    certs::signer(&state.keys.signing, &cert)
-}
-
 /// Answer the SP: a signed (and, if asked, encrypted) assertion in a Response, POSTed by the
 /// browser to the ACS URL.
 #[allow(clippy::too_many_arguments)]
@@ -667,7 +664,7 @@ async fn issue(
     .insert(&state.db)
     .await?;
     let attributes = attributes(state, sp, user).await?;
-    let signer = signer(state, tenant).await?;
+    let signer = certs::tenant_signer(state, tenant).await?;
     let assertion_id = super::new_id()?;
     let (not_before, not_on_or_after) = response::window(now);
     // Never send an assertion nobody signed: without either flag, the Response is signed.
@@ -768,7 +765,7 @@ async fn status_response(
     sub: Option<&'static str>,
     message: &str,
 ) -> crate::error::DomainResult<HttpResponse> {
-    let signer = signer(state, tenant).await?;
+    let signer = certs::tenant_signer(state, tenant).await?;
     let id = super::new_id()?;
     let issuer = super::entity_id(&state.config.issuer(&tenant.slug));
     let xml = response::render(&response::ResponseXml {

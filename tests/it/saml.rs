@@ -818,6 +818,19 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
         .await,
         ["Requester", "RequestDenied"]
     );
+    // A signed request without its Destination (bindings §3.4.5.2).
+    let (_, xml) = strict.authn_request(&AuthnOpts::default());
+    assert_eq!(
+        status(
+            &idp,
+            &b,
+            &strict,
+            strict.redirect_query(&xml, None, true),
+            &certs
+        )
+        .await,
+        ["Requester", "RequestDenied"]
+    );
     // A NameID format Plinto does not issue.
     let (_, xml) = request(
         &open,
