@@ -150,6 +150,7 @@ pub fn header(doc: &Document, root_name: &str) -> Result<(Node, Header), Refused
     if !is(&root, NS_PROTOCOL, root_name) {
         return refuse(format!("Expected a SAML 2.0 {root_name}."));
     }
+    super::schema::validate(doc)?;
     if root.get_property("Version").as_deref() != Some("2.0") {
         return refuse("Only SAML version 2.0 is supported.");
     }

@@ -14,6 +14,7 @@ pub mod message;
 pub mod metadata;
 pub mod request;
 pub mod response;
+pub mod schema;
 pub mod slo;
 pub mod sps;
 pub mod sso;

@@ -695,7 +695,17 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
         ),
     )
     .await;
+    // Well-formed but not what the SAML schema allows.
     let (_, xml) = request(&open, AuthnOpts::default());
+    let invalid = xml.replace(
+        "</samlp:AuthnRequest>",
+        "<samlp:Bogus/></samlp:AuthnRequest>",
+    );
+    assert!(
+        page(&b, &sso(open.redirect_query(&invalid, None, false)))
+            .await
+            .contains("schema")
+    );
     let xxe = format!(
         "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>{}",
         xml.replace(
