@@ -16,6 +16,9 @@ pub struct Model {
     pub signing_certs: Json,
     /// PEM certificate to encrypt assertions to.
     pub encryption_cert: Option<String>,
+    /// The XML Encryption block cipher for assertions (`…xmlenc11#aes256-gcm` or
+    /// `…xmlenc#aes256-cbc`).
+    pub encryption_method: String,
     pub name_id_format: String,
     pub sign_assertion: bool,
     pub sign_response: bool,

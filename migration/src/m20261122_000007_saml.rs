@@ -65,6 +65,7 @@ impl MigrationTrait for Migration {
                     .col(string_len_null("slo_binding", 128))
                     .col(json_binary("signing_certs"))
                     .col(text_null("encryption_cert"))
+                    .col(string_len("encryption_method", 128))
                     .col(string_len("name_id_format", 256))
                     .col(boolean("sign_assertion"))
                     .col(boolean("sign_response"))

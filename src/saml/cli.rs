@@ -45,6 +45,10 @@ pub enum SamlSpCommand {
         /// Encrypt the assertion to the SP's certificate (default false)
         #[arg(long, value_name = "BOOL")]
         encrypt_assertion: Option<bool>,
+        /// The content encryption of assertions: aes256-gcm (default) or aes256-cbc (for SPs
+        /// without GCM; also chosen when the metadata lists only CBC)
+        #[arg(long, value_name = "ALG")]
+        encryption_method: Option<String>,
         /// Refuse AuthnRequests that are not signed (also set by AuthnRequestsSigned in the
         /// metadata)
         #[arg(long)]
@@ -102,6 +106,7 @@ pub async fn sp(cmd: SamlSpCommand, state: &AppState) -> anyhow::Result<()> {
             sign_assertion,
             sign_response,
             encrypt_assertion,
+            encryption_method,
             want_authn_requests_signed,
             attribute,
         } => {
@@ -136,6 +141,13 @@ pub async fn sp(cmd: SamlSpCommand, state: &AppState) -> anyhow::Result<()> {
             input.sign_assertion = sign_assertion.or(input.sign_assertion);
             input.sign_response = sign_response;
             input.encrypt_assertion = encrypt_assertion;
+            if let Some(m) = encryption_method {
+                input.encryption_method = Some(match m.as_str() {
+                    "aes256-gcm" => sps::ENC_AES256_GCM.to_string(),
+                    "aes256-cbc" => sps::ENC_AES256_CBC.to_string(),
+                    other => other.to_string(),
+                });
+            }
             input.want_authn_requests_signed |= want_authn_requests_signed;
             for a in attribute {
                 let (source, name) = a

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use openssl::hash::MessageDigest;
 use openssl::rsa::Padding;
 use openssl::sign::Signer as OsslSigner;
-use openssl::symm::{Cipher, encrypt_aead};
+use openssl::symm::{Cipher, encrypt, encrypt_aead};
 use openssl::x509::X509;
 use samael::crypto::{CryptoProvider, XmlSec};
 
@@ -84,24 +84,44 @@ fn strip_declaration(xml: &str) -> &str {
 /// XML Encryption of a (signed) assertion to the SP's certificate: `saml:EncryptedAssertion`
 /// with AES-256-GCM content encryption and the key wrapped with RSA-OAEP (MGF1, SHA-1: the
 /// `rsa-oaep-mgf1p` algorithm that every SP stack implements).
-pub fn encrypt_assertion(assertion: &str, sp_cert_pem: &str) -> DomainResult<String> {
+pub fn encrypt_assertion(assertion: &str, sp_cert_pem: &str, method: &str) -> DomainResult<String> {
     let cert = X509::from_pem(sp_cert_pem.as_bytes()).map_err(ssl)?;
     let rsa = cert.public_key().and_then(|k| k.rsa()).map_err(ssl)?;
     let key = crate::crypto::random_bytes(32)?;
-    let iv = crate::crypto::random_bytes(12)?;
-    let mut tag = [0u8; 16];
-    let ct = encrypt_aead(
-        Cipher::aes_256_gcm(),
-        &key,
-        Some(&iv),
-        &[],
-        assertion.as_bytes(),
-        &mut tag,
-    )
-    .map_err(ssl)?;
-    let mut data = iv;
-    data.extend_from_slice(&ct);
-    data.extend_from_slice(&tag);
+    // The cipher value is IV || ciphertext (|| tag for GCM), XML Encryption 1.1 §5.2.
+    let data = if method == super::sps::ENC_AES256_CBC {
+        let mut data = crate::crypto::random_bytes(16)?;
+        // PKCS#7 padding is one of the paddings XML Encryption's block padding allows.
+        let ct = encrypt(
+            Cipher::aes_256_cbc(),
+            &key,
+            Some(&data),
+            assertion.as_bytes(),
+        )
+        .map_err(ssl)?;
+        data.extend_from_slice(&ct);
+        data
+    } else {
+        let mut data = crate::crypto::random_bytes(12)?;
+        let mut tag = [0u8; 16];
+        let ct = encrypt_aead(
+            Cipher::aes_256_gcm(),
+            &key,
+            Some(&data),
+            &[],
+            assertion.as_bytes(),
+            &mut tag,
+        )
+        .map_err(ssl)?;
+        data.extend_from_slice(&ct);
+        data.extend_from_slice(&tag);
+        data
+    };
+    let method = if method == super::sps::ENC_AES256_CBC {
+        super::sps::ENC_AES256_CBC
+    } else {
+        super::sps::ENC_AES256_GCM
+    };
     let mut wrapped = vec![0u8; rsa.size() as usize];
     let n = rsa
         .public_encrypt(&key, &mut wrapped, Padding::PKCS1_OAEP)
@@ -111,7 +131,7 @@ pub fn encrypt_assertion(assertion: &str, sp_cert_pem: &str) -> DomainResult<Str
         "<saml:EncryptedAssertion xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\">\
          <xenc:EncryptedData xmlns:xenc=\"http://www.w3.org/2001/04/xmlenc#\" \
          Type=\"http://www.w3.org/2001/04/xmlenc#Element\">\
-         <xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2009/xmlenc11#aes256-gcm\"/>\
+         <xenc:EncryptionMethod Algorithm=\"{method}\"/>\
          <ds:KeyInfo xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><xenc:EncryptedKey>\
          <xenc:EncryptionMethod Algorithm=\"http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p\">\
          <ds:DigestMethod Algorithm=\"http://www.w3.org/2000/09/xmldsig#sha1\"/>\

@@ -31,6 +31,9 @@ pub struct AttributeMap {
     pub name: String,
 }
 
+pub const ENC_AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
+pub const ENC_AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
+
 pub const SOURCES: [&str; 5] = ["email", "name", "given_name", "family_name", "groups"];
 
 /// The default attribute names: the URI (`urn:oid`) names of eduPerson / inetOrgPerson, as
@@ -72,6 +75,8 @@ pub struct NewSp {
     pub slo_binding: Option<String>,
     pub signing_certs: Vec<String>,
     pub encryption_cert: Option<String>,
+    /// `None`: AES-256-GCM.
+    pub encryption_method: Option<String>,
     pub name_id_format: Option<NameIdFormat>,
     pub sign_assertion: Option<bool>,
     pub sign_response: Option<bool>,
@@ -143,7 +148,16 @@ pub fn from_metadata(xml: &str) -> DomainResult<NewSp> {
     });
     let mut signing = Vec::new();
     let mut encryption = None;
+    let mut methods: Vec<String> = Vec::new();
     for kd in sp.key_descriptors.iter().flatten() {
+        if kd.key_use.as_deref() != Some("signing") {
+            methods.extend(
+                kd.encryption_methods
+                    .iter()
+                    .flatten()
+                    .map(|m| m.algorithm.clone()),
+            );
+        }
         let certs = kd
             .key_info
             .x509_data
@@ -174,6 +188,11 @@ pub fn from_metadata(xml: &str) -> DomainResult<NewSp> {
         slo_binding: slo.map(|e| e.binding.clone()),
         signing_certs: signing,
         encryption_cert: encryption,
+        // What the SP lists (SAML metadata §2.4.1.1): GCM when it can, else CBC.
+        encryption_method: (!methods.is_empty()
+            && !methods.iter().any(|m| m == ENC_AES256_GCM)
+            && methods.iter().any(|m| m == ENC_AES256_CBC))
+        .then(|| ENC_AES256_CBC.to_string()),
         name_id_format,
         sign_assertion: sp.want_assertions_signed.filter(|w| *w),
         want_authn_requests_signed: sp.authn_requests_signed.unwrap_or(false),
@@ -229,6 +248,13 @@ pub async fn create(
             "verifying signed requests needs the SP's certificate (--cert or metadata)",
         ));
     }
+    let encryption_method = input
+        .encryption_method
+        .clone()
+        .unwrap_or_else(|| ENC_AES256_GCM.to_string());
+    if ![ENC_AES256_GCM, ENC_AES256_CBC].contains(&encryption_method.as_str()) {
+        return Err(invalid("encryption_method", "use aes256-gcm or aes256-cbc"));
+    }
     let mut attributes = default_attributes();
     for (source, name) in &input.attribute_overrides {
         if !SOURCES.contains(&source.as_str()) {
@@ -271,6 +297,7 @@ pub async fn create(
             serde_json::to_value(&input.signing_certs).map_err(DomainError::internal)?
         ),
         encryption_cert: Set(input.encryption_cert.clone()),
+        encryption_method: Set(encryption_method),
         name_id_format: Set(input
             .name_id_format
             .unwrap_or(NameIdFormat::Unspecified)
@@ -384,6 +411,7 @@ pub fn to_json(sp: &saml_sp::Model) -> serde_json::Value {
         "sign_assertion": sp.sign_assertion,
         "sign_response": sp.sign_response,
         "encrypt_assertion": sp.encrypt_assertion,
+        "encryption_method": sp.encryption_method,
         "want_authn_requests_signed": sp.want_authn_requests_signed,
         "has_signing_cert": !signing_certs_of(sp).is_empty(),
         "has_encryption_cert": sp.encryption_cert.is_some(),

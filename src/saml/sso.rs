@@ -71,11 +71,12 @@ pub async fn redirect(
         Ok(p) => accept(&state, &tenant, Binding::Redirect, p).await,
         Err(e) => Err((None, e.into())),
     };
-    finish(&state, &tenant, result).await
+    finish(&state, &req, &tenant, result).await
 }
 
 /// `POST {issuer}/saml/sso`: HTTP-POST binding.
 pub async fn post(
+    req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     body: web::Bytes,
@@ -95,17 +96,22 @@ pub async fn post(
         }
         Err(_) => Err((None, SamlError::page("The SAML form could not be read."))),
     };
-    finish(&state, &tenant, result).await
+    finish(&state, &req, &tenant, result).await
 }
 
 type Outcome = Result<HttpResponse, (Option<(saml_sp::Model, Reply)>, SamlError)>;
 
 /// Map an outcome to the wire: a page, or a signed status Response to the verified ACS.
-async fn finish(state: &AppState, tenant: &tenant::Model, result: Outcome) -> HttpResponse {
+async fn finish(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+    result: Outcome,
+) -> HttpResponse {
     match result {
         Ok(res) => res,
         Err((Some((sp, reply)), SamlError::Status { top, sub, message })) => {
-            audit_failure(state, tenant, &sp, &message).await;
+            audit_failure(state, req, tenant, &sp, &message).await;
             match status_response(state, tenant, &sp, &reply, top, sub, &message).await {
                 Ok(res) => res,
                 Err(e) => SamlError::from(e).into_page(),
@@ -125,8 +131,14 @@ impl SamlError {
     }
 }
 
-async fn audit_failure(state: &AppState, tenant: &tenant::Model, sp: &saml_sp::Model, why: &str) {
-    let meta = audit::RequestMeta::default();
+async fn audit_failure(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+    sp: &saml_sp::Model,
+    why: &str,
+) {
+    let meta = ui::meta(req, state);
     let event = audit::Event::new(
         actions::SAML_LOGIN_FAILURE,
         format!("saml_sp:{}", sp.entity_id),
@@ -380,7 +392,7 @@ pub async fn resume(
         return SamlError::page("The sign-in request is missing.").into_page();
     };
     let result = resume_inner(&state, &req, &tenant, query.id).await;
-    finish(&state, &tenant, result).await
+    finish(&state, &req, &tenant, result).await
 }
 
 const GONE: &str = "This sign-in request has expired or has already been answered. Go back to \
@@ -512,7 +524,7 @@ pub async fn init(
         return SamlError::page("Name the service provider: ?sp=<entityID>.").into_page();
     };
     let result = init_inner(&state, &req, &tenant, query.into_inner()).await;
-    finish(&state, &tenant, result).await
+    finish(&state, &req, &tenant, result).await
 }
 
 async fn init_inner(
@@ -694,7 +706,7 @@ async fn issue(
         assertion
     };
     let assertion = match (&sp.encryption_cert, sp.encrypt_assertion) {
-        (Some(cert), true) => response::encrypt_assertion(&assertion, cert)?,
+        (Some(cert), true) => response::encrypt_assertion(&assertion, cert, &sp.encryption_method)?,
         _ => assertion,
     };
     let response_id = super::new_id()?;

@@ -358,6 +358,29 @@ async fn encrypted_assertions_and_idp_initiated_sign_in() {
     );
     assert!(xmlsec_decrypt_response(&xml, &other.key_pem()).is_err());
 
+    // An SP whose metadata offers only AES-256-CBC gets CBC.
+    let cbc = TestSp::new(
+        "https://cbc.example/sp",
+        "https://cbc.example/acs",
+        "https://cbc.example/slo",
+    );
+    idp.register_xml(
+        &cbc.metadata_xml(false, true).replace(
+            "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+            "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+        ),
+        &["--encrypt-assertion", "true"],
+    );
+    let (id, res) = sso_post(&idp, &b, &cbc, AuthnOpts::default(), false).await;
+    let (xml, _) = posted(res, &cbc.acs_url).await;
+    assert!(xml.contains("Algorithm=\"http://www.w3.org/2001/04/xmlenc#aes256-cbc\""));
+    assert!(!xml.contains(EMAIL));
+    let clear = xmlsec_decrypt_response(&xml, &cbc.key_pem()).expect("decrypts");
+    xmlsec_verify(&clear, "Assertion", &certs).unwrap();
+    cbc.samael_sp(&md, false)
+        .parse_xml_response(&clear, Some(&[id.as_str()]))
+        .unwrap();
+
     // IdP-initiated: an unsolicited Response, no InResponseTo.
     let plain = idp.register("portal", false, &[]);
     let res = b
@@ -1034,6 +1057,14 @@ async fn service_providers_from_the_command_line() {
             "https://w/acs",
             "--attribute",
             "shoe_size=urn:x",
+        ],
+        vec![
+            "--entity-id",
+            "v",
+            "--acs-url",
+            "https://v/acs",
+            "--encryption-method",
+            "des",
         ],
     ] {
         let mut all = vec!["saml-sp", "create", "--tenant", "acme"];
