@@ -161,6 +161,21 @@ async fn sso_post(
     (id, follow(b, res).await)
 }
 
+/// Sign in at `sp` (SP-initiated, signed Redirect request) and return the SessionIndex of the
+/// assertion samael accepted.
+async fn session_index_at(idp: &Idp, b: &Browser, sp: &TestSp, md: &str) -> String {
+    let (id, res) = sso_redirect(idp, b, sp, AuthnOpts::default(), true).await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    let a = sp
+        .samael_sp(md, false)
+        .parse_xml_response(&xml, Some(&[id.as_str()]))
+        .unwrap();
+    a.authn_statements.unwrap()[0]
+        .session_index
+        .clone()
+        .unwrap()
+}
+
 fn status_of(xml: &str) -> Vec<String> {
     xml.match_indices("StatusCode Value=\"")
         .map(|(i, m)| {
@@ -438,26 +453,8 @@ async fn single_logout_in_both_directions() {
     let certs = idp_signing_certs(&md);
     let b = idp.s.browser();
 
-    let (id, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), true).await;
-    let (xml, _) = posted(res, &sp.acs_url).await;
-    let a = sp
-        .samael_sp(&md, false)
-        .parse_xml_response(&xml, Some(&[id.as_str()]))
-        .unwrap();
-    let session_index = a.authn_statements.unwrap()[0]
-        .session_index
-        .clone()
-        .unwrap();
-    let (id2, res) = sso_redirect(&idp, &b, &sp2, AuthnOpts::default(), true).await;
-    let (xml2, _) = posted(res, &sp2.acs_url).await;
-    let a2 = sp2
-        .samael_sp(&md, false)
-        .parse_xml_response(&xml2, Some(&[id2.as_str()]))
-        .unwrap();
-    let session_index2 = a2.authn_statements.unwrap()[0]
-        .session_index
-        .clone()
-        .unwrap();
+    let session_index = session_index_at(&idp, &b, &sp, &md).await;
+    let session_index2 = session_index_at(&idp, &b, &sp2, &md).await;
 
     // An unsigned LogoutRequest from an SP with a certificate is refused.
     let (_, lr) = sp.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&session_index));
@@ -495,16 +492,7 @@ async fn single_logout_in_both_directions() {
 
     // SP-initiated over POST to the POST-only SP, for a session of a second browser.
     let b2 = idp.s.browser();
-    let (id3, res) = sso_redirect(&idp, &b2, &sp2, AuthnOpts::default(), true).await;
-    let (xml3, _) = posted(res, &sp2.acs_url).await;
-    let a3 = sp2
-        .samael_sp(&md, false)
-        .parse_xml_response(&xml3, Some(&[id3.as_str()]))
-        .unwrap();
-    let si3 = a3.authn_statements.unwrap()[0]
-        .session_index
-        .clone()
-        .unwrap();
+    let si3 = session_index_at(&idp, &b2, &sp2, &md).await;
     assert_ne!(si3, session_index2);
     let (lr_id, lr) = sp2.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&si3));
     let res = b2
