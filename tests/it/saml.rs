@@ -1116,3 +1116,71 @@ async fn service_providers_from_the_command_line() {
     let (_, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), true).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
+
+/// The default attributes carry the account and what SCIM provisioned: name parts and groups.
+#[tokio::test]
+async fn attributes_come_from_the_account_and_scim() {
+    use crate::scim_client::{GROUP, Scim, USER};
+    use serde_json::json;
+    let idp = Idp::start().await;
+    let scim = Scim::new(&idp.s, "acme").await;
+    let found = scim
+        .filter("Users", &format!("userName eq \"{EMAIL}\""))
+        .await;
+    let id = found.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let put = scim
+        .put(
+            &format!("/Users/{id}"),
+            &json!({
+                "schemas": [USER],
+                "userName": EMAIL,
+                "displayName": "Ann Example",
+                "name": { "givenName": "Ann", "familyName": "Example" },
+                "emails": [{ "value": EMAIL, "primary": true }],
+            }),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    for g in ["Engineering", "R&D <core>"] {
+        let res = scim
+            .post(
+                "/Groups",
+                &json!({ "schemas": [GROUP], "displayName": g, "members": [{ "value": id }] }),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+    }
+    let sp = idp.register("attrs", false, &[]);
+    let b = idp.s.browser();
+    let (rid, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), false).await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    let md = idp.metadata().await;
+    let a = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml, Some(&[rid.as_str()]))
+        .unwrap();
+    let attrs: std::collections::HashMap<String, Vec<String>> = a.attribute_statements.unwrap()[0]
+        .attributes
+        .iter()
+        .map(|at| {
+            (
+                at.name.clone().unwrap(),
+                at.values.iter().filter_map(|v| v.value.clone()).collect(),
+            )
+        })
+        .collect();
+    let get = |n: &str| attrs.get(n).cloned().unwrap_or_default();
+    assert_eq!(get("urn:oid:0.9.2342.19200300.100.1.3"), [EMAIL]);
+    assert_eq!(get("urn:oid:2.16.840.1.113730.3.1.241"), ["Ann Example"]);
+    assert_eq!(get("urn:oid:2.5.4.42"), ["Ann"]);
+    assert_eq!(get("urn:oid:2.5.4.4"), ["Example"]);
+    assert_eq!(
+        get("urn:oid:1.3.6.1.4.1.5923.1.5.1.1"),
+        ["Engineering", "R&D <core>"]
+    );
+    assert!(xml.contains("FriendlyName=\"isMemberOf\""));
+    assert!(xml.contains("NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\""));
+}
