@@ -213,6 +213,10 @@ pub enum TenantCommand {
         /// Rate limits over the configured ones ("" to clear), e.g. "login=5/min,token=off"
         #[arg(long, value_name = "SPEC")]
         rate_limits: Option<String>,
+        /// Two-step verification: optional, required (everyone) or admins (required for
+        /// administrators)
+        #[arg(long, value_name = "POLICY")]
+        mfa_policy: Option<String>,
     },
     /// List tenants as a JSON array
     List,
@@ -241,6 +245,14 @@ pub enum UserCommand {
     },
     /// Disable a user and end their sessions; prints {"id","sub","email","disabled"}
     Disable {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        email: String,
+    },
+    /// Remove a user's second factors (authenticator app, recovery codes) after a lost
+    /// device; prints {"id","email","mfa_reset":true}
+    #[command(name = "reset-mfa")]
+    ResetMfa {
         #[arg(long, value_name = "SLUG")]
         tenant: String,
         email: String,
@@ -426,6 +438,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
             allow_signup,
             require_email_verification,
             rate_limits,
+            mfa_policy,
         } => {
             let t = tenants::update(
                 &state.db,
@@ -435,6 +448,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                     allow_signup,
                     require_email_verification,
                     rate_limits,
+                    mfa_policy,
                 },
                 CLI_ACTOR,
                 &RequestMeta::cli(),
@@ -463,6 +477,7 @@ fn tenant_json(state: &AppState, t: &entity::tenant::Model) -> Value {
         "allow_signup": t.allow_signup,
         "require_email_verification": t.require_email_verification,
         "rate_limits": t.rate_limits,
+        "mfa_policy": t.mfa_policy,
         "created_at": t.created_at,
     })
 }
@@ -537,6 +552,23 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
             )
             .await?;
             print(json!({ "id": u.id, "sub": u.sub, "email": u.email, "disabled": u.disabled }));
+        }
+        UserCommand::ResetMfa { tenant, email } => {
+            let t = find_tenant(state, &tenant).await?;
+            let parsed = crate::accounts::validation::parse_email(&email)?;
+            let u = users::find_by_email(&state.db, t.id, &parsed)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user {email} in tenant {tenant}"))?;
+            crate::mfa::reset(&state.db, u.id).await?;
+            crate::audit::record(
+                &state.db,
+                state.now(),
+                crate::audit::Event::new(actions::MFA_RESET, CLI_ACTOR.into(), &RequestMeta::cli())
+                    .tenant(t.id)
+                    .target(format!("user:{}", u.id)),
+            )
+            .await?;
+            print(json!({ "id": u.id, "email": u.email, "mfa_reset": true }));
         }
     }
     Ok(())

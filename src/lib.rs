@@ -17,6 +17,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod memo;
+pub mod mfa;
 pub mod oidc;
 pub mod ops;
 pub mod ratelimit;

@@ -38,10 +38,12 @@ pub enum Kind {
     Userinfo,
     /// SCIM requests, per SCIM token.
     Scim,
+    /// Second-factor attempts (TOTP or recovery code), per account.
+    Mfa,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Ip,
         Kind::Login,
         Kind::Signup,
@@ -51,6 +53,7 @@ impl Kind {
         Kind::Token,
         Kind::Userinfo,
         Kind::Scim,
+        Kind::Mfa,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Token => "token",
             Kind::Userinfo => "userinfo",
             Kind::Scim => "scim",
+            Kind::Mfa => "mfa",
         }
     }
 
@@ -78,6 +82,7 @@ impl Kind {
             Kind::Token => (100, 1),
             Kind::Userinfo => (50, 1),
             Kind::Scim => (100, 1),
+            Kind::Mfa => (5, 60),
         };
         Rate { count, period_secs }
     }

@@ -37,6 +37,10 @@ pub struct Keys {
     pub scim_tokens: SubKey,
     /// Derives persistent SAML NameIDs (pairwise per service provider).
     pub saml: SubKey,
+    /// Encrypts TOTP secrets at rest.
+    pub mfa_secrets: SubKey,
+    /// Keyed hash of recovery codes.
+    pub mfa_recovery: SubKey,
 }
 
 impl Keys {
@@ -51,6 +55,8 @@ impl Keys {
             mail: master.derive("mail-outbox"),
             scim_tokens: master.derive("scim-tokens"),
             saml: master.derive("saml-name-ids"),
+            mfa_secrets: master.derive("mfa-secrets"),
+            mfa_recovery: master.derive("mfa-recovery-codes"),
         }
     }
 }

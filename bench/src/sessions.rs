@@ -49,6 +49,8 @@ pub async fn plinto(target: &Target, n: usize, connections: usize) -> anyhow::Re
                 last_seen_at: Set(now),
                 expires_at: Set(now + Duration::hours(24)),
                 revoked_at: Set(None),
+                amr: Set("pwd".into()),
+                mfa_at: Set(None),
             });
             tokens.push(token);
         }

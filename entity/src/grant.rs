@@ -20,6 +20,8 @@ pub struct Model {
     pub offline: bool,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The `amr` of the sign-in behind the grant (space-separated).
+    pub amr: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,6 +7,8 @@ pub mod consent;
 pub mod email_token;
 pub mod grant;
 pub mod mail_outbox;
+pub mod mfa_recovery_code;
+pub mod mfa_totp;
 pub mod refresh_token;
 pub mod revoked_token;
 pub mod saml_cert;

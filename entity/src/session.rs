@@ -16,6 +16,10 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// How the user authenticated (RFC 8176 values, space-separated), e.g. `pwd otp mfa`.
+    pub amr: String,
+    /// When a second factor was last proven in this session.
+    pub mfa_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

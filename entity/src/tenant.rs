@@ -14,6 +14,8 @@ pub struct Model {
     /// Rate limits over the configured ones, as in the `rate_limits` setting.
     pub rate_limits: Option<String>,
     pub created_at: DateTimeUtc,
+    /// `optional`, `required` (everyone) or `admins` (required for administrators).
+    pub mfa_policy: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,7 @@ mod m20261122_000004_grants;
 mod m20261122_000005_mail;
 mod m20261122_000006_scim;
 mod m20261122_000007_saml;
+mod m20261122_000008_mfa;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_mail::Migration),
             Box::new(m20261122_000006_scim::Migration),
             Box::new(m20261122_000007_saml::Migration),
+            Box::new(m20261122_000008_mfa::Migration),
         ]
     }
 }

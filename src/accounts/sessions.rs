@@ -39,6 +39,7 @@ pub async fn create(
     timeouts: Timeouts,
     user: &user::Model,
     meta: &RequestMeta,
+    amr: &str,
 ) -> DomainResult<(SessionToken, session::Model)> {
     let token = crypto::random_token(32)?;
     let model = session::ActiveModel {
@@ -55,6 +56,8 @@ pub async fn create(
         last_seen_at: Set(now),
         expires_at: Set(now + timeouts.absolute),
         revoked_at: Set(None),
+        amr: Set(amr.to_string()),
+        mfa_at: Set(amr.split(' ').any(|m| m == "mfa").then_some(now)),
     }
     .insert(db)
     .await?;
@@ -161,4 +164,21 @@ pub async fn revoke_all(
         query = query.filter(session::Column::Id.ne(keep));
     }
     Ok(query.exec(db).await?.rows_affected)
+}
+
+/// Record a second factor proven in a live session (step-up): its `amr` and `mfa_at`.
+pub async fn upgrade(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    session_id: Uuid,
+    amr: &str,
+) -> DomainResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::Amr, Expr::value(amr))
+        .col_expr(session::Column::MfaAt, Expr::value(now))
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }

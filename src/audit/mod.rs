@@ -55,6 +55,13 @@ pub mod actions {
     pub const SCIM_GROUP_REPLACE: &str = "scim.group.replace";
     pub const SCIM_GROUP_PATCH: &str = "scim.group.patch";
     pub const SCIM_GROUP_DELETE: &str = "scim.group.delete";
+    pub const MFA_SUCCESS: &str = "mfa.success";
+    pub const MFA_FAILURE: &str = "mfa.failure";
+    pub const MFA_RECOVERY_CODE_USED: &str = "mfa.recovery_code_used";
+    pub const MFA_TOTP_ENROLL: &str = "mfa.totp_enroll";
+    pub const MFA_TOTP_REMOVE: &str = "mfa.totp_remove";
+    pub const MFA_RECOVERY_REGENERATE: &str = "mfa.recovery_regenerate";
+    pub const MFA_RESET: &str = "mfa.reset";
     pub const SAML_SP_CREATE: &str = "saml.sp.create";
     pub const SAML_SP_DELETE: &str = "saml.sp.delete";
     pub const SAML_CERT_ROTATE: &str = "saml.cert.rotate";

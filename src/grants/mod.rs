@@ -28,6 +28,8 @@ pub struct NewCode {
     pub claims: Option<String>,
     pub auth_time: DateTime<Utc>,
     pub offline: bool,
+    /// The session's `amr`.
+    pub amr: String,
 }
 
 pub async fn issue_code(
@@ -56,6 +58,7 @@ pub async fn issue_code(
         created_at: Set(now),
         expires_at: Set(now + ttl),
         redeemed_at: Set(None),
+        amr: Set(c.amr),
     }
     .insert(db)
     .await?;
@@ -126,6 +129,7 @@ fn grant_row(code: &authorization_code::Model, now: DateTime<Utc>) -> grant::Act
         offline: Set(code.offline),
         created_at: Set(now),
         revoked_at: Set(None),
+        amr: Set(code.amr.clone()),
     }
 }
 

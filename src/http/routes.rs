@@ -82,3 +82,11 @@ pub const SAML_SSO_CONTINUE: &str = "/saml/sso/continue";
 pub const SAML_SSO_INIT: &str = "/saml/sso/init";
 /// SingleLogoutService, HTTP-Redirect (GET) and HTTP-POST.
 pub const SAML_SLO: &str = "/saml/slo";
+
+/// The second step of sign-in (TOTP or recovery code), and step-up of a session.
+pub const LOGIN_MFA: &str = "/login/mfa";
+/// Set up an authenticator app: GET shows the QR code, POST confirms the first code.
+pub const ACCOUNT_TOTP: &str = "/account/mfa/totp";
+pub const ACCOUNT_TOTP_REMOVE: &str = "/account/mfa/totp/remove";
+/// New recovery codes (the old ones stop working).
+pub const ACCOUNT_RECOVERY: &str = "/account/mfa/recovery";

@@ -85,6 +85,8 @@ pub struct AuthRequest {
     claims: Option<String>,
     auth_after_ms: Option<i64>,
     auth_after_raw: Option<String>,
+    /// `acr_values` or an essential `acr` claim asks for a second factor.
+    require_mfa: bool,
 }
 
 /// Where an error goes: to the client (redirect) once its redirect URI is trusted, else to
@@ -347,7 +349,28 @@ pub async fn parse(
         claims,
         auth_after_ms,
         auth_after_raw: auth_after_ms.and(form.opt(AUTH_AFTER).map(str::to_string)),
+        require_mfa: wants_mfa(form.opt("acr_values"), form.opt("claims")),
     })
+}
+
+/// Whether the request asks for the multi-factor level: `acr_values` lists it (OpenID
+/// Connect Core §3.1.2.1; Plinto honours the preference when it can, and it always can by
+/// asking for the second factor), or the `claims` request asks for it as an essential `acr`
+/// (§5.5.1.1).
+fn wants_mfa(acr_values: Option<&str>, claims_raw: Option<&str>) -> bool {
+    let listed = acr_values.is_some_and(|v| v.split(' ').any(|a| a == crate::mfa::ACR_MFA));
+    let essential = claims_raw
+        .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+        .and_then(|v| v.get("id_token")?.get("acr").cloned())
+        .is_some_and(|acr| {
+            let wanted = |x: &serde_json::Value| x.as_str() == Some(crate::mfa::ACR_MFA);
+            acr.get("value").is_some_and(wanted)
+                || acr
+                    .get("values")
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|vs| vs.iter().any(wanted))
+        });
+    listed || essential
 }
 
 impl AuthRequest {
@@ -541,6 +564,21 @@ async fn proceed(
         }
         return Ok(to_login(state, tenant, &ar));
     };
+    // The tenant's MFA policy, or a step-up the request asks for.
+    let here = format!(
+        "{}?{}",
+        tenant_path(&tenant.slug, routes::AUTHORIZE),
+        ar.query(None)
+    );
+    if let Some(res) = ui::mfa::gate(state, tenant, &session, &user, &here, ar.require_mfa).await? {
+        if ar.has_prompt("none") {
+            return Err(ar.reject(
+                "interaction_required",
+                "a second factor is needed and prompt=none forbids asking",
+            ));
+        }
+        return Ok(res);
+    }
     let consented = grants::consented_scopes(&state.db, user.id, &ar.client.client_id).await?;
     let covered = ar.scopes.iter().all(|s| consented.contains(s));
     if !ar.client.skip_consent && (ar.has_prompt("consent") || !covered) {
@@ -638,6 +676,7 @@ async fn issue(
             code_challenge: ar.code_challenge.clone(),
             claims: ar.claims.clone(),
             auth_time: session.created_at,
+            amr: session.amr.clone(),
             offline: ar.scopes.iter().any(|s| s == "offline_access"),
         },
     )

@@ -47,6 +47,7 @@ pub fn document(issuer: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": clients::AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": client_auth_algs,
         "claims_supported": claims::SUPPORTED,
+        "acr_values_supported": crate::mfa::ACR_VALUES,
         "claim_types_supported": ["normal"],
         "claims_parameter_supported": true,
         "request_parameter_supported": false,

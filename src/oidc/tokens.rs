@@ -125,7 +125,10 @@ pub async fn id_token(
     if let Some(nonce) = t.nonce {
         c.insert("nonce".into(), json!(nonce));
     }
-    c.insert("amr".into(), json!(["pwd"]));
+    // RFC 8176 methods of the sign-in behind the grant, and the level they reach.
+    let amr: Vec<&str> = t.grant.amr.split(' ').filter(|m| !m.is_empty()).collect();
+    c.insert("amr".into(), json!(amr));
+    c.insert("acr".into(), json!(crate::mfa::acr_of(&t.grant.amr)));
     if let Some(sid) = t.grant.session_id {
         c.insert("sid".into(), json!(sid.to_string()));
     }

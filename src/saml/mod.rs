@@ -32,6 +32,8 @@ pub const BINDING_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
 pub const AC_PASSWORD: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password";
 pub const AC_PASSWORD_PROTECTED_TRANSPORT: &str =
     "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport";
+/// A second factor on top of the password (the REFEDS MFA profile, widely requested by SPs).
+pub const AC_REFEDS_MFA: &str = "https://refeds.org/profile/mfa";
 pub const AC_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
 
 /// How long an AuthnRequest may wait for the user to sign in.

@@ -98,12 +98,13 @@ pub fn parse(doc: &Document) -> Result<AuthnRequest, Refused> {
     })
 }
 
-/// The strength order of the contexts Plinto can assert (password only until MFA lands).
+/// The strength order of the contexts Plinto can assert.
 fn level(class_ref: &str) -> Option<u8> {
     match class_ref {
         super::AC_UNSPECIFIED => Some(0),
         super::AC_PASSWORD => Some(1),
         super::AC_PASSWORD_PROTECTED_TRANSPORT => Some(2),
+        super::AC_REFEDS_MFA => Some(3),
         _ => None,
     }
 }

@@ -45,8 +45,10 @@ struct Pending {
 
 /// The AuthnContextClassRef of a password sign-in (PasswordProtectedTransport only over
 /// HTTPS).
-fn achieved_context(state: &AppState) -> &'static str {
-    if state.https() {
+fn achieved_context(state: &AppState, session: Option<&session::Model>) -> &'static str {
+    if session.is_some_and(|s| crate::mfa::is_mfa(&s.amr)) {
+        super::AC_REFEDS_MFA
+    } else if state.https() {
         super::AC_PASSWORD_PROTECTED_TRANSPORT
     } else {
         super::AC_PASSWORD
@@ -362,7 +364,8 @@ fn validate(
             "the requested NameID format is not supported",
         ));
     }
-    if request::context_for(r.requested_context.as_ref(), achieved_context(state)).is_none() {
+    // What the best sign-in Plinto can ask for reaches (a second factor).
+    if request::context_for(r.requested_context.as_ref(), super::AC_REFEDS_MFA).is_none() {
         return Err(SamlError::responder(
             STATUS_NO_AUTHN_CONTEXT,
             "the requested authentication context cannot be met",
@@ -443,20 +446,42 @@ async fn resume_inner(
             pending.force_authn,
         ));
     };
+    // The tenant's MFA policy, or a requested context that needs a second factor.
+    let needs_more = request::context_for(
+        pending.requested_context.as_ref(),
+        achieved_context(state, Some(&session)),
+    )
+    .is_none();
+    let here = continue_path(&tenant.slug, id);
+    if let Some(res) = ui::mfa::gate(state, tenant, &session, &user, &here, needs_more)
+        .await
+        .map_err(|e| fail(e.into()))?
+    {
+        if pending.is_passive {
+            consume(state, id).await.map_err(|e| (None, e))?;
+            return Err(fail(SamlError::responder(
+                response::STATUS_NO_PASSIVE,
+                "a second factor is needed and IsPassive forbids asking",
+            )));
+        }
+        return Ok(res);
+    }
     consume(state, id).await.map_err(|e| (None, e))?;
     let format = pending
         .name_id_format
         .as_deref()
         .and_then(NameIdFormat::parse)
         .filter(|f| *f != NameIdFormat::Unspecified);
-    let class_ref =
-        request::context_for(pending.requested_context.as_ref(), achieved_context(state))
-            .ok_or_else(|| {
-                fail(SamlError::responder(
-                    response::STATUS_NO_AUTHN_CONTEXT,
-                    "the requested authentication context cannot be met",
-                ))
-            })?;
+    let class_ref = request::context_for(
+        pending.requested_context.as_ref(),
+        achieved_context(state, Some(&session)),
+    )
+    .ok_or_else(|| {
+        fail(SamlError::responder(
+            response::STATUS_NO_AUTHN_CONTEXT,
+            "the requested authentication context cannot be met",
+        ))
+    })?;
     issue(
         state,
         req,
@@ -568,6 +593,17 @@ async fn init_inner(
         return Ok(to_login(tenant, &here, false));
     };
     let ctx = (sp.clone(), reply.clone());
+    let here = format!(
+        "{}?{}",
+        tenant_path(&tenant.slug, routes::SAML_SSO_INIT),
+        req.query_string()
+    );
+    if let Some(res) = ui::mfa::gate(state, tenant, &session, &user, &here, false)
+        .await
+        .map_err(|e| (None, e.into()))?
+    {
+        return Ok(res);
+    }
     issue(
         state,
         req,
@@ -577,7 +613,7 @@ async fn init_inner(
         &session,
         &user,
         None,
-        achieved_context(state),
+        achieved_context(state, Some(&session)),
     )
     .await
     .map_err(|e| (Some(ctx), e.into()))

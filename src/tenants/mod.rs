@@ -30,6 +30,8 @@ pub struct TenantUpdate {
     pub require_email_verification: Option<bool>,
     /// `Some("")` clears the tenant's own limits.
     pub rate_limits: Option<String>,
+    /// `optional`, `required` or `admins`.
+    pub mfa_policy: Option<String>,
 }
 
 fn check_rate_limits(spec: Option<&str>) -> DomainResult<Option<String>> {
@@ -112,6 +114,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         require_email_verification: Set(input.require_email_verification),
         rate_limits: Set(rate_limits),
         created_at: Set(now),
+        mfa_policy: Set("optional".into()),
     }
     .insert(&txn)
     .await
@@ -157,6 +160,12 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(spec) = &change.rate_limits {
         active.rate_limits = Set(check_rate_limits(Some(spec))?);
     }
+    if let Some(p) = &change.mfa_policy {
+        let policy = crate::mfa::Policy::parse(p).ok_or_else(|| {
+            DomainError::invalid("mfa_policy", "use optional, required or admins")
+        })?;
+        active.mfa_policy = Set(policy.as_str().to_string());
+    }
     let txn = db.begin().await?;
     let model = active.update(&txn).await?;
     audit::record(
@@ -169,6 +178,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
                 "allow_signup": model.allow_signup,
                 "require_email_verification": model.require_email_verification,
                 "rate_limits": model.rate_limits,
+                "mfa_policy": model.mfa_policy,
             })),
     )
     .await?;

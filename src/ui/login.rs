@@ -138,7 +138,23 @@ pub async fn submit(
             } else {
                 return_to_or_account(&tenant.slug, Some(return_to))
             };
-            return super::sign_in(&state, &tenant, &user, &meta, &target).await;
+            if crate::mfa::enrolled(&state.db, user.id).await? {
+                // The password is one factor: the second comes before any session.
+                return Ok(super::mfa::challenge(&state, &tenant, &user, &target));
+            }
+            // A tenant that requires a second factor walks the user through setting one up.
+            let target = if crate::mfa::Policy::of(&tenant).requires(&user) {
+                format!(
+                    "{}?{}",
+                    tenant_path(&tenant.slug, routes::ACCOUNT_TOTP),
+                    url::form_urlencoded::Serializer::new(String::new())
+                        .append_pair("return_to", &target)
+                        .finish()
+                )
+            } else {
+                target
+            };
+            return super::sign_in(&state, &tenant, &user, &meta, &target, "pwd").await;
         }
         Outcome::Unverified(user) => {
             // The password was right: send a fresh link, unless one went out moments ago.

@@ -6,6 +6,7 @@ pub mod email;
 pub mod error;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod signup;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -28,6 +29,18 @@ pub type UiResult = Result<HttpResponse, UiError>;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(routes::LOGIN, web::get().to(login::show))
         .route(routes::LOGIN, web::post().to(login::submit))
+        .route(routes::LOGIN_MFA, web::get().to(mfa::show))
+        .route(routes::LOGIN_MFA, web::post().to(mfa::submit))
+        .route(routes::ACCOUNT_TOTP, web::get().to(mfa::totp_show))
+        .route(routes::ACCOUNT_TOTP, web::post().to(mfa::totp_confirm))
+        .route(
+            routes::ACCOUNT_TOTP_REMOVE,
+            web::post().to(mfa::totp_remove),
+        )
+        .route(
+            routes::ACCOUNT_RECOVERY,
+            web::post().to(mfa::recovery_regenerate),
+        )
         .route(routes::SIGNUP, web::get().to(signup::show))
         .route(routes::SIGNUP, web::post().to(signup::submit))
         .route(routes::LOGOUT, web::get().to(logout::show))
@@ -137,6 +150,7 @@ pub async fn sign_in(
     user: &user::Model,
     meta: &RequestMeta,
     target: &str,
+    amr: &str,
 ) -> UiResult {
     let (token, _) = sessions::create(
         &state.db,
@@ -145,6 +159,7 @@ pub async fn sign_in(
         state.timeouts(),
         user,
         meta,
+        amr,
     )
     .await?;
     Ok(see_other(target)

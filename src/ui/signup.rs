@@ -143,5 +143,5 @@ pub async fn submit(
         );
     }
     let target = return_to_or_account(&tenant.slug, form.get("return_to"));
-    super::sign_in(&state, &tenant, &user, &meta, &target).await
+    super::sign_in(&state, &tenant, &user, &meta, &target, "pwd").await
 }

@@ -1,0 +1,579 @@
+//! Two-step verification pages: the second step of sign-in (`/login/mfa`, also step-up of a
+//! signed-in session), setting up an authenticator app, recovery codes, and the gate that
+//! walks users through enrollment when the tenant's policy asks for a second factor.
+//!
+//! Between the password and the second factor, the browser holds a short-lived pending
+//! cookie (`user id . time . MAC`, ten minutes): no session exists until both are proven.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use entity::{session, tenant, user};
+use uuid::Uuid;
+
+use super::{
+    CsrfToken, UiError, UiResult, current_session, load_tenant, page, read_form, see_other,
+};
+use crate::accounts::sessions;
+use crate::audit::{self, actions};
+use crate::crypto;
+use crate::http::form::Form;
+use crate::http::routes::{self, tenant_path};
+use crate::mfa;
+use crate::ratelimit::Kind;
+use crate::state::AppState;
+
+const PENDING_TTL_MS: i64 = 10 * 60 * 1000;
+
+fn pending_name(https: bool, slug: &str) -> String {
+    if https {
+        format!("__Host-plinto-mfa-{slug}")
+    } else {
+        format!("plinto-mfa-{slug}")
+    }
+}
+
+fn pending_mac(state: &AppState, tenant: &tenant::Model, user: Uuid, ms: i64) -> String {
+    state
+        .keys
+        .csrf
+        .mac_b64(format!("mfa-pending|{}|{user}|{ms}", tenant.id).as_bytes())
+}
+
+fn pending_cookie(state: &AppState, tenant: &tenant::Model, value: String) -> Cookie<'static> {
+    Cookie::build(pending_name(state.https(), &tenant.slug), value)
+        .path("/")
+        .http_only(true)
+        .secure(state.https())
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+fn pending_removal(state: &AppState, tenant: &tenant::Model) -> Cookie<'static> {
+    let mut c = pending_cookie(state, tenant, String::new());
+    c.make_removal();
+    c
+}
+
+/// The user whose password was right, if the pending cookie is genuine and fresh.
+fn read_pending(req: &HttpRequest, state: &AppState, tenant: &tenant::Model) -> Option<Uuid> {
+    let c = req.cookie(&pending_name(state.https(), &tenant.slug))?;
+    let mut parts = c.value().splitn(3, '.');
+    let user: Uuid = parts.next()?.parse().ok()?;
+    let ms: i64 = parts.next()?.parse().ok()?;
+    let mac = parts.next()?;
+    let now = state.now().timestamp_millis();
+    let fresh = ms <= now + 1000 && now.saturating_sub(ms) <= PENDING_TTL_MS;
+    let genuine = crypto::ct_eq(
+        mac.as_bytes(),
+        pending_mac(state, tenant, user, ms).as_bytes(),
+    );
+    (fresh && genuine).then_some(user)
+}
+
+fn with_return(slug: &str, route: &str, return_to: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{}?{q}", tenant_path(slug, route))
+}
+
+/// After a right password, for a user with a second factor: the pending cookie and the way
+/// to the second step.
+pub fn challenge(
+    state: &AppState,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    return_to: &str,
+) -> HttpResponse {
+    let ms = state.now().timestamp_millis();
+    let value = format!(
+        "{}.{ms}.{}",
+        user.id,
+        pending_mac(state, tenant, user.id, ms)
+    );
+    see_other(&with_return(&tenant.slug, routes::LOGIN_MFA, return_to))
+        .cookie(pending_cookie(state, tenant, value))
+        .finish()
+}
+
+/// Where a signed-in user must go before `return_to` is served: the second step when the
+/// tenant's policy (or the request, `force`) asks for a second factor the session lacks;
+/// enrollment when the user has none yet.
+pub async fn gate(
+    state: &AppState,
+    tenant: &tenant::Model,
+    session: &session::Model,
+    user: &user::Model,
+    return_to: &str,
+    force: bool,
+) -> Result<Option<HttpResponse>, UiError> {
+    let needed = force || mfa::Policy::of(tenant).requires(user);
+    if !needed || mfa::is_mfa(&session.amr) {
+        return Ok(None);
+    }
+    let route = if mfa::enrolled(&state.db, user.id).await? {
+        routes::LOGIN_MFA
+    } else {
+        routes::ACCOUNT_TOTP
+    };
+    Ok(Some(
+        see_other(&with_return(&tenant.slug, route, return_to)).finish(),
+    ))
+}
+
+/// Who the second step is for.
+enum Who {
+    /// A right password, no session yet.
+    Pending(user::Model),
+    /// A signed-in session asked to prove more (step-up).
+    StepUp(Box<session::Model>, user::Model),
+}
+
+impl Who {
+    fn user(&self) -> &user::Model {
+        match self {
+            Who::Pending(u) | Who::StepUp(_, u) => u,
+        }
+    }
+}
+
+async fn who(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &tenant::Model,
+) -> Result<Option<Who>, UiError> {
+    if let Some(id) = read_pending(req, state, tenant) {
+        let u = crate::accounts::users::find(&state.db, tenant.id, id).await?;
+        if let Some(u) = u.filter(|u| !u.disabled) {
+            return Ok(Some(Who::Pending(u)));
+        }
+    }
+    Ok(current_session(req, state, tenant)
+        .await?
+        .map(|(s, u)| Who::StepUp(Box::new(s), u)))
+}
+
+#[derive(Template)]
+#[template(path = "ui/mfa_challenge.html")]
+struct ChallengePage<'a> {
+    tenant_name: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    return_to: &'a str,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+fn render_challenge(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &tenant::Model,
+    return_to: &str,
+    status: StatusCode,
+    errors: Vec<String>,
+) -> UiResult {
+    let csrf = CsrfToken::issue(req, state)?;
+    let body = ChallengePage {
+        tenant_name: &tenant.name,
+        action: tenant_path(&tenant.slug, routes::LOGIN_MFA),
+        csrf_token: &csrf.token,
+        return_to,
+        errors,
+        notice: None,
+    }
+    .render()?;
+    let mut res = page(status, Some(csrf), body);
+    super::allow_form_redirects(&mut res);
+    Ok(res)
+}
+
+fn to_login(tenant: &tenant::Model, return_to: &str) -> HttpResponse {
+    see_other(&with_return(&tenant.slug, routes::LOGIN, return_to)).finish()
+}
+
+/// `GET /t/{tenant}/login/mfa`.
+pub async fn show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let query = Form::parse(req.query_string().as_bytes())?;
+    let return_to = super::return_to_or_account(&tenant.slug, query.opt("return_to"));
+    let Some(who) = who(&req, &state, &tenant).await? else {
+        return Ok(to_login(&tenant, &return_to));
+    };
+    if !mfa::enrolled(&state.db, who.user().id).await? {
+        // Nothing to prove with yet: set one up first.
+        return Ok(
+            see_other(&with_return(&tenant.slug, routes::ACCOUNT_TOTP, &return_to)).finish(),
+        );
+    }
+    render_challenge(&req, &state, &tenant, &return_to, StatusCode::OK, vec![])
+}
+
+/// `POST /t/{tenant}/login/mfa`: a TOTP code or a recovery code.
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let form = read_form(&req, &state, &body)?;
+    let return_to = super::return_to_or_account(&tenant.slug, form.opt("return_to"));
+    let Some(who) = who(&req, &state, &tenant).await? else {
+        return Ok(to_login(&tenant, &return_to));
+    };
+    let user = who.user().clone();
+    let meta = super::meta(&req, &state);
+    state
+        .limit(Some(&tenant), Kind::Mfa, &user.id.to_string())
+        .await
+        .map_err(UiError::from)?;
+    let now = state.now();
+    let (code, recovery) = (form.text("code").trim(), form.text("recovery_code").trim());
+    let (ok, remaining) = if !recovery.is_empty() {
+        match mfa::recovery_use(&state.db, now, &state.keys.mfa_recovery, user.id, recovery).await?
+        {
+            Some(left) => (true, Some(left)),
+            None => (false, None),
+        }
+    } else {
+        let ok = mfa::totp_check(
+            &state.db,
+            now,
+            &state.keys.mfa_secrets,
+            user.id,
+            code,
+            false,
+        )
+        .await?;
+        (ok, None)
+    };
+    let event = |action| {
+        audit::Event::new(action, audit::user_actor(user.id), &meta)
+            .tenant(tenant.id)
+            .target(format!("user:{}", user.id))
+    };
+    if !ok {
+        audit::record(&state.db, now, event(actions::MFA_FAILURE).failed()).await?;
+        let message = if recovery.is_empty() {
+            "That code is not right, or it was already used. Enter the current code from your \
+             authenticator app."
+        } else {
+            "That recovery code is not right, or it was already used."
+        };
+        return render_challenge(
+            &req,
+            &state,
+            &tenant,
+            &return_to,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec![message.into()],
+        );
+    }
+    audit::record(&state.db, now, event(actions::MFA_SUCCESS)).await?;
+    if let Some(left) = remaining {
+        audit::record(
+            &state.db,
+            now,
+            event(actions::MFA_RECOVERY_CODE_USED)
+                .details(serde_json::json!({ "remaining": left })),
+        )
+        .await?;
+    }
+    let (cookie, base_amr) = match &who {
+        Who::Pending(_) => (None, "pwd".to_string()),
+        Who::StepUp(s, _) => (Some(s.id), s.amr.clone()),
+    };
+    let amr = mfa::with_factor(&base_amr, "otp");
+    let session_cookie = match cookie {
+        Some(id) => {
+            sessions::upgrade(&state.db, now, id, &amr).await?;
+            None
+        }
+        None => {
+            let (token, _) = sessions::create(
+                &state.db,
+                now,
+                &state.keys.session,
+                state.timeouts(),
+                &user,
+                &meta,
+                &amr,
+            )
+            .await?;
+            Some(super::session_cookie(state.https(), &tenant.slug, token.0))
+        }
+    };
+    let mut res = match remaining {
+        // Tell the user what is left of their recovery codes before going on.
+        Some(left) => super::message_page(
+            &tenant,
+            StatusCode::OK,
+            "Signed in with a recovery code",
+            &format!(
+                "You signed in with a recovery code. You have {left} recovery code{} left. \
+                 Make new ones on your account page if you are running out.",
+                if left == 1 { "" } else { "s" }
+            ),
+            Some((return_to.clone(), "Continue")),
+        )?,
+        None => see_other(&return_to).finish(),
+    };
+    res.add_cookie(&pending_removal(&state, &tenant))
+        .map_err(|_| UiError::Internal)?;
+    if let Some(c) = session_cookie {
+        res.add_cookie(&c).map_err(|_| UiError::Internal)?;
+    }
+    Ok(res)
+}
+
+#[derive(Template)]
+#[template(path = "ui/mfa_totp.html")]
+struct TotpPage<'a> {
+    tenant_name: &'a str,
+    required: bool,
+    qr_svg: String,
+    secret: String,
+    uri: String,
+    action: String,
+    csrf_token: &'a str,
+    return_to: &'a str,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ui/mfa_codes.html")]
+struct CodesPage<'a> {
+    tenant_name: &'a str,
+    codes: Vec<String>,
+    continue_url: &'a str,
+    notice: Option<String>,
+}
+
+async fn signed_in_or_login(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &tenant::Model,
+    return_to: &str,
+) -> Result<Result<(session::Model, user::Model), HttpResponse>, UiError> {
+    match current_session(req, state, tenant).await? {
+        Some(found) => Ok(Ok(found)),
+        None => Ok(Err(to_login(tenant, return_to))),
+    }
+}
+
+async fn render_totp(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    return_to: &str,
+    status: StatusCode,
+    errors: Vec<String>,
+) -> UiResult {
+    let secret = mfa::totp_begin(&state.db, state.now(), &state.keys.mfa_secrets, user).await?;
+    let uri = mfa::totp::otpauth_uri(&secret, &tenant.name, &user.email)?;
+    let csrf = CsrfToken::issue(req, state)?;
+    let body = TotpPage {
+        tenant_name: &tenant.name,
+        required: mfa::Policy::of(tenant).requires(user),
+        qr_svg: mfa::totp::qr_svg(&uri)?,
+        secret: mfa::totp::secret_base32(&secret),
+        uri,
+        action: tenant_path(&tenant.slug, routes::ACCOUNT_TOTP),
+        csrf_token: &csrf.token,
+        return_to,
+        errors,
+        notice: None,
+    }
+    .render()?;
+    let mut res = page(status, Some(csrf), body);
+    super::allow_form_redirects(&mut res);
+    Ok(res)
+}
+
+/// `GET /t/{tenant}/account/mfa/totp`: the QR code and key of a new authenticator.
+pub async fn totp_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let query = Form::parse(req.query_string().as_bytes())?;
+    let return_to = super::return_to_or_account(&tenant.slug, query.opt("return_to"));
+    let here = with_return(&tenant.slug, routes::ACCOUNT_TOTP, &return_to);
+    let (_, user) = match signed_in_or_login(&req, &state, &tenant, &here).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    if mfa::enrolled(&state.db, user.id).await? {
+        return Ok(see_other(&tenant_path(&tenant.slug, routes::ACCOUNT)).finish());
+    }
+    render_totp(
+        &req,
+        &state,
+        &tenant,
+        &user,
+        &return_to,
+        StatusCode::OK,
+        vec![],
+    )
+    .await
+}
+
+/// `POST /t/{tenant}/account/mfa/totp`: confirm the first code; recovery codes follow.
+pub async fn totp_confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let form = read_form(&req, &state, &body)?;
+    let return_to = super::return_to_or_account(&tenant.slug, form.opt("return_to"));
+    let (session, user) = match signed_in_or_login(&req, &state, &tenant, &return_to).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    state
+        .limit(Some(&tenant), Kind::Mfa, &user.id.to_string())
+        .await
+        .map_err(UiError::from)?;
+    let now = state.now();
+    let ok = mfa::totp_check(
+        &state.db,
+        now,
+        &state.keys.mfa_secrets,
+        user.id,
+        form.text("code"),
+        true,
+    )
+    .await?;
+    if !ok {
+        return render_totp(
+            &req,
+            &state,
+            &tenant,
+            &user,
+            &return_to,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            vec!["That code is not right. Enter the code the app shows now.".into()],
+        )
+        .await;
+    }
+    let meta = super::meta(&req, &state);
+    audit::record(
+        &state.db,
+        now,
+        audit::Event::new(actions::MFA_TOTP_ENROLL, audit::user_actor(user.id), &meta)
+            .tenant(tenant.id)
+            .target(format!("user:{}", user.id)),
+    )
+    .await?;
+    // The code was a second factor proven in this session.
+    sessions::upgrade(
+        &state.db,
+        now,
+        session.id,
+        &mfa::with_factor(&session.amr, "otp"),
+    )
+    .await?;
+    let codes = mfa::recovery_generate(&state.db, now, &state.keys.mfa_recovery, &user).await?;
+    codes_page(
+        &tenant,
+        codes,
+        &return_to,
+        Some("Two-step verification is on.".into()),
+    )
+}
+
+fn codes_page(
+    tenant: &tenant::Model,
+    codes: Vec<String>,
+    continue_url: &str,
+    notice: Option<String>,
+) -> UiResult {
+    let body = CodesPage {
+        tenant_name: &tenant.name,
+        codes,
+        continue_url,
+        notice,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, None, body))
+}
+
+/// `POST /t/{tenant}/account/mfa/totp/remove`.
+pub async fn totp_remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    read_form(&req, &state, &body)?;
+    let account = tenant_path(&tenant.slug, routes::ACCOUNT);
+    let (_, user) = match signed_in_or_login(&req, &state, &tenant, &account).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    mfa::reset(&state.db, user.id).await?;
+    audit::record(
+        &state.db,
+        state.now(),
+        audit::Event::new(
+            actions::MFA_TOTP_REMOVE,
+            audit::user_actor(user.id),
+            &super::meta(&req, &state),
+        )
+        .tenant(tenant.id)
+        .target(format!("user:{}", user.id)),
+    )
+    .await?;
+    Ok(see_other(&format!("{account}?notice=totp_removed")).finish())
+}
+
+/// `POST /t/{tenant}/account/mfa/recovery`: ten new codes, shown once.
+pub async fn recovery_regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    read_form(&req, &state, &body)?;
+    let account = tenant_path(&tenant.slug, routes::ACCOUNT);
+    let (_, user) = match signed_in_or_login(&req, &state, &tenant, &account).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    if !mfa::enrolled(&state.db, user.id).await? {
+        return Ok(see_other(&account).finish());
+    }
+    let now = state.now();
+    let codes = mfa::recovery_generate(&state.db, now, &state.keys.mfa_recovery, &user).await?;
+    audit::record(
+        &state.db,
+        now,
+        audit::Event::new(
+            actions::MFA_RECOVERY_REGENERATE,
+            audit::user_actor(user.id),
+            &super::meta(&req, &state),
+        )
+        .tenant(tenant.id)
+        .target(format!("user:{}", user.id)),
+    )
+    .await?;
+    codes_page(
+        &tenant,
+        codes,
+        &account,
+        Some("Your old recovery codes no longer work.".into()),
+    )
+}
