@@ -14,6 +14,7 @@ mod input;
 mod keys;
 mod limits;
 mod mail;
+mod mfa;
 mod oidc;
 mod ops;
 mod rp;

@@ -20,10 +20,12 @@ use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer, location};
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-struct HttpError(String);
+pub(crate) struct HttpError(String);
 
 /// `openidconnect`'s HTTP client: reqwest, redirects not followed.
-async fn http(req: openidconnect::HttpRequest) -> Result<openidconnect::HttpResponse, HttpError> {
+pub(crate) async fn http(
+    req: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, HttpError> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -42,14 +44,14 @@ async fn http(req: openidconnect::HttpRequest) -> Result<openidconnect::HttpResp
         .map_err(|e| HttpError(e.to_string()))
 }
 
-async fn discover(s: &TestServer) -> ProviderMetadataWithLogout {
+pub(crate) async fn discover(s: &TestServer) -> ProviderMetadataWithLogout {
     ProviderMetadataWithLogout::discover_async(IssuerUrl::new(s.url("/t/default")).unwrap(), &http)
         .await
         .expect("discovery")
 }
 
 /// The path and query of an absolute URL on the test server.
-fn local(s: &TestServer, url: &url::Url) -> String {
+pub(crate) fn local(s: &TestServer, url: &url::Url) -> String {
     url.as_str().strip_prefix(&s.base).unwrap().to_string()
 }
 
