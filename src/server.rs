@@ -142,6 +142,10 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
             .route(routes::READY, web::get().to(ops::ready))
             .route(routes::STYLESHEET, web::get().to(ops::stylesheet))
             .route(
+                routes::WEBAUTHN_SCRIPT,
+                web::get().to(crate::ui::passkeys::script),
+            )
+            .route(
                 routes::OAUTH_METADATA_ROOT,
                 web::get().to(oidc::discovery::get),
             )

@@ -22,3 +22,5 @@ pub mod session;
 pub mod signing_key;
 pub mod tenant;
 pub mod user;
+pub mod webauthn_ceremony;
+pub mod webauthn_credential;

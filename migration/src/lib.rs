@@ -10,6 +10,7 @@ mod m20261122_000005_mail;
 mod m20261122_000006_scim;
 mod m20261122_000007_saml;
 mod m20261122_000008_mfa;
+mod m20261122_000009_passkeys;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_scim::Migration),
             Box::new(m20261122_000007_saml::Migration),
             Box::new(m20261122_000008_mfa::Migration),
+            Box::new(m20261122_000009_passkeys::Migration),
         ]
     }
 }

@@ -62,6 +62,11 @@ pub mod actions {
     pub const MFA_TOTP_REMOVE: &str = "mfa.totp_remove";
     pub const MFA_RECOVERY_REGENERATE: &str = "mfa.recovery_regenerate";
     pub const MFA_RESET: &str = "mfa.reset";
+    pub const PASSKEY_REGISTER: &str = "passkey.register";
+    pub const PASSKEY_RENAME: &str = "passkey.rename";
+    pub const PASSKEY_REMOVE: &str = "passkey.remove";
+    pub const PASSKEY_LOGIN: &str = "passkey.login";
+    pub const PASSKEY_FAILURE: &str = "passkey.failure";
     pub const SAML_SP_CREATE: &str = "saml.sp.create";
     pub const SAML_SP_DELETE: &str = "saml.sp.delete";
     pub const SAML_CERT_ROTATE: &str = "saml.cert.rotate";

@@ -90,3 +90,18 @@ pub const ACCOUNT_TOTP: &str = "/account/mfa/totp";
 pub const ACCOUNT_TOTP_REMOVE: &str = "/account/mfa/totp/remove";
 /// New recovery codes (the old ones stop working).
 pub const ACCOUNT_RECOVERY: &str = "/account/mfa/recovery";
+
+/// The script of the WebAuthn ceremonies (the only JavaScript of the hosted pages).
+pub const WEBAUTHN_SCRIPT: &str = "/static/webauthn.js";
+/// Passkeys (JSON, called by the script): registration on the account page.
+pub const PASSKEY_REGISTER_BEGIN: &str = "/account/passkeys/register/begin";
+pub const PASSKEY_REGISTER_FINISH: &str = "/account/passkeys/register/finish";
+/// Rename or remove one passkey (forms).
+pub const PASSKEY_RENAME: &str = "/account/passkeys/{id}/rename";
+pub const PASSKEY_REMOVE: &str = "/account/passkeys/{id}/remove";
+/// Passwordless sign-in with a discoverable passkey.
+pub const PASSKEY_LOGIN_BEGIN: &str = "/login/passkey/begin";
+pub const PASSKEY_LOGIN_FINISH: &str = "/login/passkey/finish";
+/// A passkey as the second factor (or step-up).
+pub const PASSKEY_MFA_BEGIN: &str = "/login/mfa/passkey/begin";
+pub const PASSKEY_MFA_FINISH: &str = "/login/mfa/passkey/finish";

@@ -4,6 +4,7 @@
 //!
 //! Services take a connection and the time; nothing here knows HTTP.
 
+pub mod passkeys;
 pub mod recovery;
 pub mod totp;
 
@@ -97,8 +98,13 @@ pub async fn totp_of(
         .await?)
 }
 
-/// Whether the user has a second factor to sign in with.
+/// Whether the user has a second factor to sign in with (an authenticator app or a passkey).
 pub async fn enrolled(db: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<bool> {
+    Ok(totp_enrolled(db, user_id).await? || !passkeys::list(db, user_id).await?.is_empty())
+}
+
+/// Whether the user has a confirmed authenticator app.
+pub async fn totp_enrolled(db: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<bool> {
     Ok(totp_of(db, user_id)
         .await?
         .is_some_and(|t| t.confirmed_at.is_some()))
@@ -197,6 +203,18 @@ pub async fn totp_remove(db: &impl ConnectionTrait, user_id: Uuid) -> DomainResu
         > 0)
 }
 
+/// Turn the authenticator app off; recovery codes go too unless a passkey remains.
+pub async fn totp_disable(db: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<()> {
+    totp_remove(db, user_id).await?;
+    if passkeys::list(db, user_id).await?.is_empty() {
+        mfa_recovery_code::Entity::delete_many()
+            .filter(mfa_recovery_code::Column::UserId.eq(user_id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Ten new recovery codes (the old ones stop working). Shown once; stored hashed.
 pub async fn recovery_generate(
     db: &impl ConnectionTrait,
@@ -264,6 +282,7 @@ pub async fn recovery_use(
 /// Remove every factor of the user (an administrator's reset after a lost device).
 pub async fn reset(db: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<()> {
     totp_remove(db, user_id).await?;
+    passkeys::remove_all(db, user_id).await?;
     mfa_recovery_code::Entity::delete_many()
         .filter(mfa_recovery_code::Column::UserId.eq(user_id))
         .exec(db)

@@ -18,6 +18,15 @@ use crate::http::routes::{self, session_revoke_path, tenant_path};
 use crate::ratelimit::Kind;
 use crate::state::AppState;
 
+struct PasskeyRow {
+    id: Uuid,
+    name: String,
+    created: String,
+    last_used: Option<String>,
+    rename_action: String,
+    remove_action: String,
+}
+
 struct SessionRow {
     id: Uuid,
     created: String,
@@ -43,6 +52,10 @@ struct AccountPage<'a> {
     password_action: String,
     logout_url: String,
     totp_enabled: bool,
+    mfa_enrolled: bool,
+    passkeys: Vec<PasskeyRow>,
+    passkey_begin: String,
+    passkey_finish: String,
     recovery_left: u64,
     totp_url: String,
     totp_remove_action: String,
@@ -60,6 +73,13 @@ const NOTICES: &[(&str, &str)] = &[
     ),
     ("revoked", "The session was signed out."),
     ("totp_removed", "The authenticator app was removed."),
+    ("passkey_added", "The passkey was added."),
+    ("passkey_renamed", "The passkey was renamed."),
+    ("passkey_removed", "The passkey was removed."),
+    (
+        "passkey_name",
+        "Give the passkey a name of 1 to 100 characters.",
+    ),
     (
         "email_change",
         "We sent a link to the new address. Your address changes once you open it.",
@@ -138,7 +158,30 @@ async fn render(
         profile_action: tenant_path(slug, routes::ACCOUNT_PROFILE),
         password_action: tenant_path(slug, routes::ACCOUNT_PASSWORD),
         logout_url: tenant_path(slug, routes::LOGOUT),
-        totp_enabled: crate::mfa::enrolled(&state.db, who.user.id).await?,
+        totp_enabled: crate::mfa::totp_enrolled(&state.db, who.user.id).await?,
+        mfa_enrolled: crate::mfa::enrolled(&state.db, who.user.id).await?,
+        passkeys: crate::mfa::passkeys::list(&state.db, who.user.id)
+            .await?
+            .into_iter()
+            .map(|p| PasskeyRow {
+                rename_action: tenant_path(
+                    slug,
+                    &routes::PASSKEY_RENAME.replace("{id}", &p.id.to_string()),
+                ),
+                remove_action: tenant_path(
+                    slug,
+                    &routes::PASSKEY_REMOVE.replace("{id}", &p.id.to_string()),
+                ),
+                id: p.id,
+                name: p.name,
+                created: p.created_at.format("%Y-%m-%d").to_string(),
+                last_used: p
+                    .last_used_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+            })
+            .collect(),
+        passkey_begin: tenant_path(slug, routes::PASSKEY_REGISTER_BEGIN),
+        passkey_finish: tenant_path(slug, routes::PASSKEY_REGISTER_FINISH),
         recovery_left: crate::mfa::recovery_remaining(&state.db, who.user.id).await?,
         totp_url: tenant_path(slug, routes::ACCOUNT_TOTP),
         totp_remove_action: tenant_path(slug, routes::ACCOUNT_TOTP_REMOVE),
@@ -148,7 +191,9 @@ async fn render(
         notice,
     }
     .render()?;
-    Ok(page(status, Some(csrf), body))
+    let mut res = page(status, Some(csrf), body);
+    super::passkeys::allow_script(&mut res);
+    Ok(res)
 }
 
 fn back_with_notice(slug: &str, notice: &str) -> HttpResponse {

@@ -27,6 +27,8 @@ struct LoginPage<'a> {
     notice: Option<String>,
     signup_url: Option<String>,
     forgot_url: String,
+    passkey_begin: String,
+    passkey_finish: String,
 }
 
 struct View<'a> {
@@ -55,6 +57,8 @@ fn render(
             .allow_signup
             .then(|| tenant_path(&tenant.slug, routes::SIGNUP)),
         forgot_url: tenant_path(&tenant.slug, routes::PASSWORD_FORGOT),
+        passkey_begin: tenant_path(&tenant.slug, routes::PASSKEY_LOGIN_BEGIN),
+        passkey_finish: tenant_path(&tenant.slug, routes::PASSKEY_LOGIN_FINISH),
     }
     .render()?;
     let mut res = page(view.status, Some(csrf), body);
@@ -62,6 +66,7 @@ fn render(
     if !view.return_to.is_empty() {
         super::allow_form_redirects(&mut res);
     }
+    super::passkeys::allow_script(&mut res);
     Ok(res)
 }
 

@@ -124,7 +124,7 @@ pub async fn gate(
 }
 
 /// Who the second step is for.
-enum Who {
+pub(super) enum Who {
     /// A right password, no session yet.
     Pending(user::Model),
     /// A signed-in session asked to prove more (step-up).
@@ -132,14 +132,14 @@ enum Who {
 }
 
 impl Who {
-    fn user(&self) -> &user::Model {
+    pub(super) fn user(&self) -> &user::Model {
         match self {
             Who::Pending(u) | Who::StepUp(_, u) => u,
         }
     }
 }
 
-async fn who(
+pub(super) async fn who(
     req: &HttpRequest,
     state: &AppState,
     tenant: &tenant::Model,
@@ -159,6 +159,10 @@ async fn who(
 #[template(path = "ui/mfa_challenge.html")]
 struct ChallengePage<'a> {
     tenant_name: &'a str,
+    has_totp: bool,
+    has_passkey: bool,
+    passkey_begin: String,
+    passkey_finish: String,
     action: String,
     csrf_token: &'a str,
     return_to: &'a str,
@@ -166,10 +170,11 @@ struct ChallengePage<'a> {
     notice: Option<String>,
 }
 
-fn render_challenge(
+async fn render_challenge(
     req: &HttpRequest,
     state: &AppState,
     tenant: &tenant::Model,
+    user: &user::Model,
     return_to: &str,
     status: StatusCode,
     errors: Vec<String>,
@@ -177,6 +182,10 @@ fn render_challenge(
     let csrf = CsrfToken::issue(req, state)?;
     let body = ChallengePage {
         tenant_name: &tenant.name,
+        has_totp: mfa::totp_enrolled(&state.db, user.id).await?,
+        has_passkey: !mfa::passkeys::list(&state.db, user.id).await?.is_empty(),
+        passkey_begin: tenant_path(&tenant.slug, routes::PASSKEY_MFA_BEGIN),
+        passkey_finish: tenant_path(&tenant.slug, routes::PASSKEY_MFA_FINISH),
         action: tenant_path(&tenant.slug, routes::LOGIN_MFA),
         csrf_token: &csrf.token,
         return_to,
@@ -186,6 +195,7 @@ fn render_challenge(
     .render()?;
     let mut res = page(status, Some(csrf), body);
     super::allow_form_redirects(&mut res);
+    super::passkeys::allow_script(&mut res);
     Ok(res)
 }
 
@@ -211,7 +221,17 @@ pub async fn show(
             see_other(&with_return(&tenant.slug, routes::ACCOUNT_TOTP, &return_to)).finish(),
         );
     }
-    render_challenge(&req, &state, &tenant, &return_to, StatusCode::OK, vec![])
+    let user = who.user().clone();
+    render_challenge(
+        &req,
+        &state,
+        &tenant,
+        &user,
+        &return_to,
+        StatusCode::OK,
+        vec![],
+    )
+    .await
 }
 
 /// `POST /t/{tenant}/login/mfa`: a TOTP code or a recovery code.
@@ -270,10 +290,12 @@ pub async fn submit(
             &req,
             &state,
             &tenant,
+            &user,
             &return_to,
             StatusCode::UNPROCESSABLE_ENTITY,
             vec![message.into()],
-        );
+        )
+        .await;
     }
     audit::record(&state.db, now, event(actions::MFA_SUCCESS)).await?;
     if let Some(left) = remaining {
@@ -285,30 +307,7 @@ pub async fn submit(
         )
         .await?;
     }
-    let (cookie, base_amr) = match &who {
-        Who::Pending(_) => (None, "pwd".to_string()),
-        Who::StepUp(s, _) => (Some(s.id), s.amr.clone()),
-    };
-    let amr = mfa::with_factor(&base_amr, "otp");
-    let session_cookie = match cookie {
-        Some(id) => {
-            sessions::upgrade(&state.db, now, id, &amr).await?;
-            None
-        }
-        None => {
-            let (token, _) = sessions::create(
-                &state.db,
-                now,
-                &state.keys.session,
-                state.timeouts(),
-                &user,
-                &meta,
-                &amr,
-            )
-            .await?;
-            Some(super::session_cookie(state.https(), &tenant.slug, token.0))
-        }
-    };
+    let session_cookie = proven(&state, &req, &tenant, &who, "otp").await?;
     let mut res = match remaining {
         // Tell the user what is left of their recovery codes before going on.
         Some(left) => super::message_page(
@@ -324,12 +323,59 @@ pub async fn submit(
         )?,
         None => see_other(&return_to).finish(),
     };
-    res.add_cookie(&pending_removal(&state, &tenant))
+    set_cookies(&mut res, &state, &tenant, session_cookie)?;
+    Ok(res)
+}
+
+/// A second factor (`factor`, an RFC 8176 method) was proven: step the session up, or start
+/// the session the password was waiting for. Returns the new session's cookie, if any.
+pub(super) async fn proven(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &tenant::Model,
+    who: &Who,
+    factor: &str,
+) -> Result<Option<Cookie<'static>>, UiError> {
+    let now = state.now();
+    match who {
+        Who::StepUp(s, _) => {
+            sessions::upgrade(&state.db, now, s.id, &mfa::with_factor(&s.amr, factor)).await?;
+            Ok(None)
+        }
+        Who::Pending(user) => {
+            let amr = mfa::with_factor("pwd", factor);
+            let (token, _) = sessions::create(
+                &state.db,
+                now,
+                &state.keys.session,
+                state.timeouts(),
+                user,
+                &super::meta(req, state),
+                &amr,
+            )
+            .await?;
+            Ok(Some(super::session_cookie(
+                state.https(),
+                &tenant.slug,
+                token.0,
+            )))
+        }
+    }
+}
+
+/// The pending cookie goes, the session cookie (if a session started) comes.
+pub(super) fn set_cookies(
+    res: &mut HttpResponse,
+    state: &AppState,
+    tenant: &tenant::Model,
+    session_cookie: Option<Cookie<'static>>,
+) -> Result<(), UiError> {
+    res.add_cookie(&pending_removal(state, tenant))
         .map_err(|_| UiError::Internal)?;
     if let Some(c) = session_cookie {
         res.add_cookie(&c).map_err(|_| UiError::Internal)?;
     }
-    Ok(res)
+    Ok(())
 }
 
 #[derive(Template)]
@@ -523,7 +569,7 @@ pub async fn totp_remove(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    mfa::reset(&state.db, user.id).await?;
+    mfa::totp_disable(&state.db, user.id).await?;
     audit::record(
         &state.db,
         state.now(),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod login;
 pub mod logout;
 pub mod mfa;
+pub mod passkeys;
 pub mod signup;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -40,6 +41,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             routes::ACCOUNT_RECOVERY,
             web::post().to(mfa::recovery_regenerate),
+        )
+        .route(
+            routes::PASSKEY_REGISTER_BEGIN,
+            web::post().to(passkeys::register_begin),
+        )
+        .route(
+            routes::PASSKEY_REGISTER_FINISH,
+            web::post().to(passkeys::register_finish),
+        )
+        .route(routes::PASSKEY_RENAME, web::post().to(passkeys::rename))
+        .route(routes::PASSKEY_REMOVE, web::post().to(passkeys::remove))
+        .route(
+            routes::PASSKEY_LOGIN_BEGIN,
+            web::post().to(passkeys::login_begin),
+        )
+        .route(
+            routes::PASSKEY_LOGIN_FINISH,
+            web::post().to(passkeys::login_finish),
+        )
+        .route(
+            routes::PASSKEY_MFA_BEGIN,
+            web::post().to(passkeys::mfa_begin),
+        )
+        .route(
+            routes::PASSKEY_MFA_FINISH,
+            web::post().to(passkeys::mfa_finish),
         )
         .route(routes::SIGNUP, web::get().to(signup::show))
         .route(routes::SIGNUP, web::post().to(signup::submit))

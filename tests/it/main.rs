@@ -17,6 +17,7 @@ mod mail;
 mod mfa;
 mod oidc;
 mod ops;
+mod passkeys;
 mod rp;
 mod saml;
 mod saml_sp;

@@ -112,6 +112,11 @@ impl TestServer {
             ..Config::default()
         };
         tweak(&mut config);
+        // `http://localhost` stands for this server's port on localhost (WebAuthn needs a
+        // domain, not an IP address, as its relying party id).
+        if config.public_url.as_deref() == Some("http://localhost") {
+            config.public_url = Some(format!("http://localhost:{}", addr.port()));
+        }
         // The clock stands still unless a test moves it, so the default rate limits (e.g.
         // 100 requests per IP and second) count over a whole test: a test that makes more
         // requests must advance the clock or set `rate_limits`.
@@ -311,6 +316,11 @@ impl Browser {
                 .unwrap(),
             base: base.to_string(),
         }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     pub async fn get(&self, path: &str) -> Response {
