@@ -129,12 +129,14 @@ pub(super) enum Who {
     Pending(user::Model),
     /// A signed-in session asked to prove more (step-up).
     StepUp(Box<session::Model>, user::Model),
+    /// No password at all: a passkey alone (passwordless).
+    Passwordless(user::Model),
 }
 
 impl Who {
     pub(super) fn user(&self) -> &user::Model {
         match self {
-            Who::Pending(u) | Who::StepUp(_, u) => u,
+            Who::Pending(u) | Who::StepUp(_, u) | Who::Passwordless(u) => u,
         }
     }
 }
@@ -342,8 +344,13 @@ pub(super) async fn proven(
             sessions::upgrade(&state.db, now, s.id, &mfa::with_factor(&s.amr, factor)).await?;
             Ok(None)
         }
-        Who::Pending(user) => {
-            let amr = mfa::with_factor("pwd", factor);
+        Who::Pending(user) | Who::Passwordless(user) => {
+            let before = if matches!(who, Who::Pending(_)) {
+                "pwd"
+            } else {
+                ""
+            };
+            let amr = mfa::with_factor(before, factor);
             let (token, _) = sessions::create(
                 &state.db,
                 now,

@@ -266,7 +266,7 @@ pub async fn login_finish(
     };
     // A passkey with user verification is two factors in one (possession, and the PIN or
     // biometric that unlocked it).
-    let who = Who::Pending(user.clone());
+    let who = Who::Passwordless(user.clone());
     let cookie = tri!(
         proven(&state, &req, &tenant, &who, p.method)
             .await

@@ -508,6 +508,26 @@ async fn acr_values_step_up_and_amr_acr_in_id_tokens() {
         param(&params_of(&res), "error"),
         Some("interaction_required")
     );
+    // An essential `acr` claim asks for the second factor too (OpenID Connect Core §5.5.1.1).
+    let claims =
+        serde_json::json!({ "id_token": { "acr": { "essential": true, "values": [ACR_MFA] } } })
+            .to_string();
+    let res = b
+        .get(&crate::oidc::authorize_path(&[
+            ("response_type", "code"),
+            ("client_id", &rp.id),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("claims", &claims),
+            (
+                "code_challenge",
+                &crate::oidc::challenge(crate::oidc::VERIFIER),
+            ),
+            ("code_challenge_method", "S256"),
+        ]))
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(location(&res).starts_with("/t/default/account/mfa/totp?return_to="));
     // acr_values asks for the second factor: no factor yet, so enrollment, then the code.
     let (amr, acr) = flow(&s, &oidc, &b, true, &mut totp).await;
     assert_eq!(amr, ["pwd", "otp", "mfa"]);

@@ -185,6 +185,11 @@ async fn passkeys_register_and_sign_in_as_second_factor_and_passwordless() {
     .await;
     assert_eq!(st, StatusCode::OK, "{done}");
     assert_eq!(b3.get("/t/acme/account").await.status(), StatusCode::OK);
+    // The sessions say how: a device-bound key (`hwk`), a second factor, and (passwordless)
+    // no password.
+    let amrs = session_amrs(&s).await;
+    assert!(amrs.contains(&"pwd hwk mfa".to_string()), "{amrs:?}");
+    assert!(amrs.contains(&"hwk mfa".to_string()), "{amrs:?}");
 
     // A credential named with another user's handle is refused.
     let b4 = s.browser();
@@ -222,6 +227,17 @@ async fn passkeys_register_and_sign_in_as_second_factor_and_passwordless() {
     ] {
         assert!(actions.iter().any(|x| x == a), "{a}");
     }
+}
+
+async fn session_amrs(s: &TestServer) -> Vec<String> {
+    use sea_orm::EntityTrait;
+    entity::session::Entity::find()
+        .all(&s.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.amr)
+        .collect()
 }
 
 async fn user_id(s: &TestServer) -> uuid::Uuid {
