@@ -465,7 +465,8 @@ pub async fn totp_show(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    if mfa::enrolled(&state.db, user.id).await? {
+    // One authenticator app at a time (passkeys do not stop one being added).
+    if mfa::totp_enrolled(&state.db, user.id).await? {
         return Ok(see_other(&tenant_path(&tenant.slug, routes::ACCOUNT)).finish());
     }
     render_totp(

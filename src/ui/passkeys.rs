@@ -115,6 +115,19 @@ macro_rules! tri {
 #[derive(Deserialize)]
 pub struct Begin {}
 
+/// The signed-in user of the account page, or a 401 to sign in again.
+async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &entity::tenant::Model,
+) -> Result<entity::user::Model, Box<HttpResponse>> {
+    match current_session(req, state, tenant).await {
+        Ok(Some((_, user))) => Ok(user),
+        Ok(None) => Err(Box::new(error(StatusCode::UNAUTHORIZED, "Sign in again."))),
+        Err(e) => Err(Box::new(ui_error(e))),
+    }
+}
+
 /// `POST /account/passkeys/register/begin`.
 pub async fn register_begin(
     req: HttpRequest,
@@ -124,13 +137,7 @@ pub async fn register_begin(
 ) -> HttpResponse {
     let tenant = tri!(load_tenant(&state, &path).await.map_err(ui_error));
     let _: Begin = tri!(body(&req, &state, &bytes));
-    let Some((_, user)) = tri!(
-        current_session(&req, &state, &tenant)
-            .await
-            .map_err(ui_error)
-    ) else {
-        return error(StatusCode::UNAUTHORIZED, "Sign in again.");
-    };
+    let user = tri!(signed_in(&req, &state, &tenant).await);
     let wa = tri!(relying_party(&state, &tenant));
     match passkeys::register_begin(&state.db, state.now(), &wa, &user).await {
         Ok((id, options)) => answer(
@@ -158,13 +165,7 @@ pub async fn register_finish(
 ) -> HttpResponse {
     let tenant = tri!(load_tenant(&state, &path).await.map_err(ui_error));
     let input: RegisterFinish = tri!(body(&req, &state, &bytes));
-    let Some((_, user)) = tri!(
-        current_session(&req, &state, &tenant)
-            .await
-            .map_err(ui_error)
-    ) else {
-        return error(StatusCode::UNAUTHORIZED, "Sign in again.");
-    };
+    let user = tri!(signed_in(&req, &state, &tenant).await);
     let wa = tri!(relying_party(&state, &tenant));
     let now = state.now();
     match passkeys::register_finish(

@@ -109,6 +109,10 @@ async fn passkeys_register_and_sign_in_as_second_factor_and_passwordless() {
     register(&s, &b, &mut phone, "Phone").await;
     let page = b.get("/t/acme/account").await.text().await.unwrap();
     assert!(page.contains("<strong>Laptop</strong>") && page.contains("<strong>Phone</strong>"));
+    // Passkeys do not stand in the way of an authenticator app.
+    let res = b.get("/t/acme/account/mfa/totp").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("otpauth-uri"));
 
     // Second factor: the password alone is not enough any more.
     let b2 = s.browser();
