@@ -611,10 +611,10 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
     let q = strict
         .redirect_query(&xml, Some("a"), true)
         .replace("RelayState=a", "RelayState=b");
+    let html = page(&b, &sso(q.clone())).await;
     assert!(
-        page(&b, &sso(q))
-            .await
-            .contains("signature could not be verified")
+        html.contains("signature could not be verified"),
+        "{q}\n{html}"
     );
     // Signed by another key.
     let imposter = TestSp::new(&strict.entity_id, &strict.acs_url, &strict.slo_url);
