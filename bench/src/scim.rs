@@ -122,12 +122,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     let started = Instant::now();
     let mut tasks = Vec::new();
+    // Each finished request reports its operations, so that the table is analyzed as it grows.
+    let (progress, mut finished) = tokio::sync::mpsc::unbounded_channel::<usize>();
     for _ in 0..args.connections.clamp(1, 4) {
-        let (queue, http, base, token) = (
+        let (queue, http, base, token, progress) = (
             queue.clone(),
             bulk_http.clone(),
             base.clone(),
             token.clone(),
+            progress.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut created = 0usize;
@@ -148,6 +151,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     Err(e) => {
                         failed += PER_REQUEST;
                         eprintln!("bulk: {e}");
+                        let _ = progress.send(PER_REQUEST);
                         continue;
                     }
                 };
@@ -159,16 +163,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         failed += 1;
                     }
                 }
+                let _ = progress.send(PER_REQUEST);
             }
             (created, failed)
         }));
     }
-    // Analyze as the table grows (autovacuum's default: after 10% of the rows change).
-    let mut analyzed_at = 0usize;
-    while tasks.iter().any(|t| !t.is_finished()) {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let left = queue.lock().await.len();
-        let done = (args.users.div_ceil(PER_REQUEST) - left) * PER_REQUEST;
+    drop(progress);
+    // Analyze as the table grows (autovacuum's default: after 10% of the rows change). The
+    // channel closes when every task has ended.
+    let (mut done, mut analyzed_at) = (0usize, 0usize);
+    while let Some(ops) = finished.recv().await {
+        done += ops;
         if done >= (analyzed_at * 11 / 10).max(2 * PER_REQUEST) {
             analyze().await?;
             analyzed_at = done;
