@@ -236,6 +236,15 @@ async fn metadata_is_signed_and_rotation_keeps_the_old_certificate() {
     );
     assert!(certs2.contains(&certs[0]));
     let new_cert = certs2.iter().find(|c| **c != certs[0]).unwrap().clone();
+    let listed: serde_json::Value =
+        serde_json::from_slice(&idp.s.cli(&["saml-cert", "list", "--tenant", "acme"]).stdout)
+            .unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert!(listed[0]["retired_at"].is_null() && !listed[1]["retired_at"].is_null());
+    assert_eq!(
+        listed[0]["sha256_fingerprint"],
+        rotated["active"]["sha256_fingerprint"]
+    );
     // Signed with the new certificate now.
     xmlsec_verify(&md2, "EntityDescriptor", &[new_cert.as_str()]).unwrap();
     assert!(xmlsec_verify(&md2, "EntityDescriptor", &[certs[0].as_str()]).is_err());
@@ -766,18 +775,11 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
     );
 
     // From here on the SP and its ACS URL are verified: signed status Responses.
-    async fn status(
-        idp: &Idp,
-        b: &Browser,
-        sp: &TestSp,
-        q: String,
-        certs: &[String],
-    ) -> Vec<String> {
+    async fn status(b: &Browser, sp: &TestSp, q: String, certs: &[String]) -> Vec<String> {
         let res = follow(b, b.get(&format!("/t/acme/saml/sso?{q}")).await).await;
         let (xml, _) = posted(res, &sp.acs_url).await;
         xmlsec_verify(&xml, "Response", certs).expect("signed status response");
         assert!(!xml.contains("Assertion"));
-        let _ = idp;
         status_of(&xml)
     }
     // IsPassive without a session.
@@ -789,14 +791,7 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
         },
     );
     assert_eq!(
-        status(
-            &idp,
-            &b,
-            &open,
-            open.redirect_query(&xml, None, false),
-            &certs
-        )
-        .await,
+        status(&b, &open, open.redirect_query(&xml, None, false), &certs).await,
         ["Responder", "NoPassive"]
     );
     // Expired and future IssueInstant.
@@ -812,14 +807,7 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
             },
         );
         assert_eq!(
-            status(
-                &idp,
-                &b,
-                &open,
-                open.redirect_query(&xml, None, false),
-                &certs
-            )
-            .await,
+            status(&b, &open, open.redirect_query(&xml, None, false), &certs).await,
             ["Requester", "RequestDenied"]
         );
     }
@@ -829,27 +817,13 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
         ..Default::default()
     });
     assert_eq!(
-        status(
-            &idp,
-            &b,
-            &open,
-            open.redirect_query(&xml, None, false),
-            &certs
-        )
-        .await,
+        status(&b, &open, open.redirect_query(&xml, None, false), &certs).await,
         ["Requester", "RequestDenied"]
     );
     // A signed request without its Destination (bindings §3.4.5.2).
     let (_, xml) = strict.authn_request(&AuthnOpts::default());
     assert_eq!(
-        status(
-            &idp,
-            &b,
-            &strict,
-            strict.redirect_query(&xml, None, true),
-            &certs
-        )
-        .await,
+        status(&b, &strict, strict.redirect_query(&xml, None, true), &certs).await,
         ["Requester", "RequestDenied"]
     );
     // A NameID format Plinto does not issue.
@@ -864,14 +838,7 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
         },
     );
     assert_eq!(
-        status(
-            &idp,
-            &b,
-            &open,
-            open.redirect_query(&xml, None, false),
-            &certs
-        )
-        .await,
+        status(&b, &open, open.redirect_query(&xml, None, false), &certs).await,
         ["Requester", "InvalidNameIDPolicy"]
     );
     // An authentication context that cannot be met.
@@ -886,14 +853,7 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
         },
     );
     assert_eq!(
-        status(
-            &idp,
-            &b,
-            &open,
-            open.redirect_query(&xml, None, false),
-            &certs
-        )
-        .await,
+        status(&b, &open, open.redirect_query(&xml, None, false), &certs).await,
         ["Responder", "NoAuthnContext"]
     );
 
@@ -907,7 +867,7 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
     .await;
     assert!(first.contains(&format!("InResponseTo=\"{id}\"")) && status_of(&first) == ["Success"]);
     assert_eq!(
-        status(&idp, &b, &open, q, &certs).await,
+        status(&b, &open, q, &certs).await,
         ["Requester", "RequestDenied"]
     );
     // The continue link of an answered request is spent.
@@ -943,6 +903,27 @@ async fn bad_requests_get_a_page_or_a_signed_status() {
             ..Default::default()
         },
     );
+    let (resp, _) = posted(
+        follow(
+            &b,
+            b.get(&sso(open.redirect_query(&xml, None, false))).await,
+        )
+        .await,
+        &open.acs_url,
+    )
+    .await;
+    open.samael_sp(&md, false)
+        .parse_xml_response(&resp, Some(&[id.as_str()]))
+        .unwrap();
+    // No ACS URL or index in the request: the SP's default ACS.
+    let (id, xml) = request(
+        &open,
+        AuthnOpts {
+            acs: Acs::Omitted,
+            ..Default::default()
+        },
+    );
+    assert!(!xml.contains("AssertionConsumerService"));
     let (resp, _) = posted(
         follow(
             &b,

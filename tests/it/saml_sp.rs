@@ -7,8 +7,6 @@
 //!
 //! Everything here panics on a broken environment (no `xmlsec1`, unwritable temp dir) and
 //! returns `Err(String)` where a test may want to assert a failure.
-// Not every test uses every helper.
-#![allow(dead_code)]
 
 use std::io::{Read as _, Write as _};
 use std::process::Command;
