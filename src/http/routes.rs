@@ -64,6 +64,15 @@ pub fn tenant_path(slug: &str, route: &str) -> String {
     format!("/t/{slug}{route}")
 }
 
+/// A tenant route that sends the browser on to `return_to` afterwards, e.g.
+/// `/t/acme/login?return_to=%2Ft%2Facme%2Faccount`.
+pub fn tenant_path_returning(slug: &str, route: &str, return_to: &str) -> String {
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("return_to", return_to)
+        .finish();
+    format!("{}?{q}", tenant_path(slug, route))
+}
+
 /// The path to revoke one session.
 pub fn session_revoke_path(slug: &str, session: &uuid::Uuid) -> String {
     tenant_path(

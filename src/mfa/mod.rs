@@ -127,11 +127,7 @@ pub async fn totp_begin(
         }
         // Keep showing the same secret until it is confirmed (a reload must not invalidate
         // what the user already scanned).
-        let b64 = crate::keys::decrypt(enc, &t.secret_jwe)?;
-        return String::from_utf8(b64)
-            .ok()
-            .and_then(|h| hex::decode(h).ok())
-            .ok_or_else(|| DomainError::internal("unreadable TOTP secret"));
+        return secret_of(enc, t);
     }
     let secret = totp::new_secret()?;
     mfa_totp::ActiveModel {

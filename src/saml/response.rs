@@ -89,7 +89,13 @@ pub fn encrypt_assertion(assertion: &str, sp_cert_pem: &str, method: &str) -> Do
     let rsa = cert.public_key().and_then(|k| k.rsa()).map_err(ssl)?;
     let key = crate::crypto::random_bytes(32)?;
     // The cipher value is IV || ciphertext (|| tag for GCM), XML Encryption 1.1 §5.2.
-    let data = if method == super::sps::ENC_AES256_CBC {
+    let cbc = method == super::sps::ENC_AES256_CBC;
+    let method = if cbc {
+        super::sps::ENC_AES256_CBC
+    } else {
+        super::sps::ENC_AES256_GCM
+    };
+    let data = if cbc {
         let mut data = crate::crypto::random_bytes(16)?;
         // PKCS#7 padding is one of the paddings XML Encryption's block padding allows.
         let ct = encrypt(
@@ -116,11 +122,6 @@ pub fn encrypt_assertion(assertion: &str, sp_cert_pem: &str, method: &str) -> Do
         data.extend_from_slice(&ct);
         data.extend_from_slice(&tag);
         data
-    };
-    let method = if method == super::sps::ENC_AES256_CBC {
-        super::sps::ENC_AES256_CBC
-    } else {
-        super::sps::ENC_AES256_GCM
     };
     let mut wrapped = vec![0u8; rsa.size() as usize];
     let n = rsa

@@ -58,11 +58,7 @@ pub async fn redirect(
     path: web::Path<String>,
 ) -> HttpResponse {
     let q = req.query_string();
-    let key = if Form::parse(q.as_bytes())
-        .ok()
-        .and_then(|f| f.opt("SAMLResponse").map(|_| ()))
-        .is_some()
-    {
+    let key = if q.split('&').any(|p| p.starts_with("SAMLResponse=")) {
         "SAMLResponse"
     } else {
         "SAMLRequest"

@@ -513,17 +513,9 @@ async fn consume(state: &AppState, id: Uuid) -> Result<(), SamlError> {
 }
 
 fn to_login(tenant: &tenant::Model, return_to: &str, fresh: bool) -> HttpResponse {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("return_to", return_to);
-    if fresh {
-        q.append_pair("prompt", "login");
-    }
-    ui::see_other(&format!(
-        "{}?{}",
-        tenant_path(&tenant.slug, routes::LOGIN),
-        q.finish()
-    ))
-    .finish()
+    let login = routes::tenant_path_returning(&tenant.slug, routes::LOGIN, return_to);
+    let prompt = if fresh { "&prompt=login" } else { "" };
+    ui::see_other(&format!("{login}{prompt}")).finish()
 }
 
 #[derive(Deserialize)]

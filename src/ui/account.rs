@@ -111,11 +111,7 @@ async fn signed_in(
         })),
         None => {
             let back = tenant_path(&tenant.slug, routes::ACCOUNT);
-            let login = format!(
-                "{}?return_to={}",
-                tenant_path(&tenant.slug, routes::LOGIN),
-                percent_encoding::utf8_percent_encode(&back, percent_encoding::NON_ALPHANUMERIC)
-            );
+            let login = routes::tenant_path_returning(&tenant.slug, routes::LOGIN, &back);
             Ok(Err(see_other(&login)
                 .cookie(removal_cookie(state.https(), &tenant.slug))
                 .finish()))

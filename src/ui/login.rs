@@ -149,13 +149,7 @@ pub async fn submit(
             }
             // A tenant that requires a second factor walks the user through setting one up.
             let target = if crate::mfa::Policy::of(&tenant).requires(&user) {
-                format!(
-                    "{}?{}",
-                    tenant_path(&tenant.slug, routes::ACCOUNT_TOTP),
-                    url::form_urlencoded::Serializer::new(String::new())
-                        .append_pair("return_to", &target)
-                        .finish()
-                )
+                routes::tenant_path_returning(&tenant.slug, routes::ACCOUNT_TOTP, &target)
             } else {
                 target
             };

@@ -19,7 +19,7 @@ use crate::accounts::sessions;
 use crate::audit::{self, actions};
 use crate::crypto;
 use crate::http::form::Form;
-use crate::http::routes::{self, tenant_path};
+use crate::http::routes::{self, tenant_path, tenant_path_returning};
 use crate::mfa;
 use crate::ratelimit::Kind;
 use crate::state::AppState;
@@ -72,13 +72,6 @@ fn read_pending(req: &HttpRequest, state: &AppState, tenant: &tenant::Model) -> 
     (fresh && genuine).then_some(user)
 }
 
-fn with_return(slug: &str, route: &str, return_to: &str) -> String {
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("return_to", return_to)
-        .finish();
-    format!("{}?{q}", tenant_path(slug, route))
-}
-
 /// After a right password, for a user with a second factor: the pending cookie and the way
 /// to the second step.
 pub fn challenge(
@@ -93,9 +86,13 @@ pub fn challenge(
         user.id,
         pending_mac(state, tenant, user.id, ms)
     );
-    see_other(&with_return(&tenant.slug, routes::LOGIN_MFA, return_to))
-        .cookie(pending_cookie(state, tenant, value))
-        .finish()
+    see_other(&tenant_path_returning(
+        &tenant.slug,
+        routes::LOGIN_MFA,
+        return_to,
+    ))
+    .cookie(pending_cookie(state, tenant, value))
+    .finish()
 }
 
 /// Where a signed-in user must go before `return_to` is served: the second step when the
@@ -119,7 +116,7 @@ pub async fn gate(
         routes::ACCOUNT_TOTP
     };
     Ok(Some(
-        see_other(&with_return(&tenant.slug, route, return_to)).finish(),
+        see_other(&tenant_path_returning(&tenant.slug, route, return_to)).finish(),
     ))
 }
 
@@ -202,7 +199,12 @@ async fn render_challenge(
 }
 
 fn to_login(tenant: &tenant::Model, return_to: &str) -> HttpResponse {
-    see_other(&with_return(&tenant.slug, routes::LOGIN, return_to)).finish()
+    see_other(&tenant_path_returning(
+        &tenant.slug,
+        routes::LOGIN,
+        return_to,
+    ))
+    .finish()
 }
 
 /// `GET /t/{tenant}/login/mfa`.
@@ -219,9 +221,12 @@ pub async fn show(
     };
     if !mfa::enrolled(&state.db, who.user().id).await? {
         // Nothing to prove with yet: set one up first.
-        return Ok(
-            see_other(&with_return(&tenant.slug, routes::ACCOUNT_TOTP, &return_to)).finish(),
-        );
+        return Ok(see_other(&tenant_path_returning(
+            &tenant.slug,
+            routes::ACCOUNT_TOTP,
+            &return_to,
+        ))
+        .finish());
     }
     let user = who.user().clone();
     render_challenge(
@@ -460,7 +465,7 @@ pub async fn totp_show(
     let tenant = load_tenant(&state, &path).await?;
     let query = Form::parse(req.query_string().as_bytes())?;
     let return_to = super::return_to_or_account(&tenant.slug, query.opt("return_to"));
-    let here = with_return(&tenant.slug, routes::ACCOUNT_TOTP, &return_to);
+    let here = tenant_path_returning(&tenant.slug, routes::ACCOUNT_TOTP, &return_to);
     let (_, user) = match signed_in_or_login(&req, &state, &tenant, &here).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),

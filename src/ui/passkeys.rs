@@ -25,6 +25,14 @@ fn answer(status: StatusCode, body: serde_json::Value) -> HttpResponse {
         .json(body)
 }
 
+/// The first half of a ceremony: its id and the options for `navigator.credentials`.
+fn started(ceremony: Uuid, options: &impl serde::Serialize) -> HttpResponse {
+    answer(
+        StatusCode::OK,
+        json!({ "ceremony": ceremony, "options": options }),
+    )
+}
+
 fn error(status: StatusCode, message: &str) -> HttpResponse {
     answer(status, json!({ "error": message }))
 }
@@ -140,10 +148,7 @@ pub async fn register_begin(
     let user = tri!(signed_in(&req, &state, &tenant).await);
     let wa = tri!(relying_party(&state, &tenant));
     match passkeys::register_begin(&state.db, state.now(), &wa, &user).await {
-        Ok((id, options)) => answer(
-            StatusCode::OK,
-            json!({ "ceremony": id, "options": options }),
-        ),
+        Ok((id, options)) => started(id, &options),
         Err(e) => ui_error(e.into()),
     }
 }
@@ -216,10 +221,7 @@ pub async fn login_begin(
     let _: Begin = tri!(body(&req, &state, &bytes));
     let wa = tri!(relying_party(&state, &tenant));
     match passkeys::passwordless_begin(&state.db, state.now(), &wa, tenant.id).await {
-        Ok((id, options)) => answer(
-            StatusCode::OK,
-            json!({ "ceremony": id, "options": options }),
-        ),
+        Ok((id, options)) => started(id, &options),
         Err(e) => ui_error(e.into()),
     }
 }
@@ -300,10 +302,7 @@ pub async fn mfa_begin(
     };
     let wa = tri!(relying_party(&state, &tenant));
     match passkeys::second_factor_begin(&state.db, state.now(), &wa, who.user()).await {
-        Ok((id, options)) => answer(
-            StatusCode::OK,
-            json!({ "ceremony": id, "options": options }),
-        ),
+        Ok((id, options)) => started(id, &options),
         Err(f) => failure(f),
     }
 }
