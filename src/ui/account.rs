@@ -142,6 +142,27 @@ async fn render(
         })
         .collect();
     let csrf = CsrfToken::issue(req, state)?;
+    let totp_enabled = crate::mfa::totp_enrolled(&state.db, who.user.id).await?;
+    let passkeys: Vec<PasskeyRow> = crate::mfa::passkeys::list(&state.db, who.user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            rename_action: tenant_path(
+                slug,
+                &routes::PASSKEY_RENAME.replace("{id}", &p.id.to_string()),
+            ),
+            remove_action: tenant_path(
+                slug,
+                &routes::PASSKEY_REMOVE.replace("{id}", &p.id.to_string()),
+            ),
+            id: p.id,
+            name: p.name,
+            created: p.created_at.format("%Y-%m-%d").to_string(),
+            last_used: p
+                .last_used_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        })
+        .collect();
     let body = AccountPage {
         tenant_name: &who.tenant.name,
         email: &who.user.email,
@@ -154,28 +175,10 @@ async fn render(
         profile_action: tenant_path(slug, routes::ACCOUNT_PROFILE),
         password_action: tenant_path(slug, routes::ACCOUNT_PASSWORD),
         logout_url: tenant_path(slug, routes::LOGOUT),
-        totp_enabled: crate::mfa::totp_enrolled(&state.db, who.user.id).await?,
-        mfa_enrolled: crate::mfa::enrolled(&state.db, who.user.id).await?,
-        passkeys: crate::mfa::passkeys::list(&state.db, who.user.id)
-            .await?
-            .into_iter()
-            .map(|p| PasskeyRow {
-                rename_action: tenant_path(
-                    slug,
-                    &routes::PASSKEY_RENAME.replace("{id}", &p.id.to_string()),
-                ),
-                remove_action: tenant_path(
-                    slug,
-                    &routes::PASSKEY_REMOVE.replace("{id}", &p.id.to_string()),
-                ),
-                id: p.id,
-                name: p.name,
-                created: p.created_at.format("%Y-%m-%d").to_string(),
-                last_used: p
-                    .last_used_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
-            })
-            .collect(),
+        totp_enabled,
+        // Derived, not asked again: a factor is an app or a passkey.
+        mfa_enrolled: totp_enabled || !passkeys.is_empty(),
+        passkeys,
         passkey_begin: tenant_path(slug, routes::PASSKEY_REGISTER_BEGIN),
         passkey_finish: tenant_path(slug, routes::PASSKEY_REGISTER_FINISH),
         recovery_left: crate::mfa::recovery_remaining(&state.db, who.user.id).await?,
