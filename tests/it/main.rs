@@ -13,6 +13,7 @@ mod cli;
 mod clients;
 mod input;
 mod keys;
+mod outside;
 mod limits;
 mod mail;
 mod mfa;
