@@ -125,16 +125,17 @@ impl Cache {
     }
 
     /// One atomic GCRA step on `key` (see [`crate::ratelimit`]): the ms to wait, 0 if the
-    /// request is allowed (and counted).
+    /// request is allowed (and, when `count`, counted; without `count` nothing is stored).
     pub async fn gcra(
         &self,
         key: &str,
         now_ms: i64,
         emission_ms: i64,
         period_ms: i64,
+        count: bool,
     ) -> Result<i64, CacheError> {
         match self {
-            Cache::Memory(m) => Ok(m.gcra(key, now_ms, emission_ms, period_ms)),
+            Cache::Memory(m) => Ok(m.gcra(key, now_ms, emission_ms, period_ms, count)),
             Cache::Redis(r) => {
                 let mut conn = r.manager.clone();
                 Ok(GCRA
@@ -142,6 +143,7 @@ impl Cache {
                     .arg(now_ms)
                     .arg(emission_ms)
                     .arg(period_ms)
+                    .arg(i32::from(count))
                     .invoke_async(&mut conn)
                     .await?)
             }
@@ -196,7 +198,7 @@ impl MemoryCache {
         n
     }
 
-    fn gcra(&self, key: &str, now_ms: i64, emission_ms: i64, period_ms: i64) -> i64 {
+    fn gcra(&self, key: &str, now_ms: i64, emission_ms: i64, period_ms: i64, count: bool) -> i64 {
         let now = self.clock.now();
         let mut map = self.lock();
         if map.len() > 10_000 {
@@ -207,7 +209,7 @@ impl MemoryCache {
             .filter(|(_, exp)| *exp > now)
             .and_then(|(v, _)| v.parse::<i64>().ok());
         let (tat, wait) = crate::ratelimit::gcra_step(stored, now_ms, emission_ms, period_ms);
-        if wait == 0 {
+        if wait == 0 && count {
             let ttl = chrono::Duration::milliseconds((tat - now_ms).max(1));
             map.insert(key.to_string(), (tat.to_string(), now + ttl));
         }

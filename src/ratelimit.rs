@@ -2,7 +2,18 @@
 //! per key), in Redis when `PLINTO_REDIS_URL` is set, so that every node shares each limit,
 //! else in-process.
 //!
-//! A limit `N/period` lets `N` requests through at once and then one every `period / N`.
+//! A limit `N/period` lets `N` requests through at once and then one every `period / N`
+//! (at most one a millisecond).
+//!
+//! What is limited by what (the defaults are product decisions, see README "Rate limits"):
+//! - cacheable public documents (discovery, JWKS, SAML metadata, static files) and the
+//!   operations endpoints are not limited at all: abuse there belongs to a reverse proxy;
+//! - authenticated back-channel calls (token, introspection, revocation, UserInfo, SCIM) are
+//!   limited per credential (the client, the SCIM token), never by the caller's address, at
+//!   rates a busy legitimate client does not reach;
+//! - unauthenticated credential guessing (sign-in, sign-up, reset, a failed client
+//!   authentication, an invalid bearer token) is limited per address and per account;
+//! - the browser pages and everything else share the blanket per-address limit.
 //! Limits come from built-in defaults, overridden by the `rate_limits` setting, overridden per
 //! tenant (`plinto tenant update --rate-limits`). Each has a key (the IP address, the account,
 //! the client) and a failure mode for when Redis cannot be reached: the blanket per-IP limit
@@ -34,16 +45,22 @@ pub enum Kind {
     EmailVerification,
     /// Token endpoint requests, per authenticated client.
     Token,
-    /// UserInfo requests, per IP address.
+    /// UserInfo requests with a valid access token, per client the token was issued to.
     Userinfo,
     /// SCIM requests, per SCIM token.
     Scim,
     /// Second-factor attempts (TOTP or recovery code), per account.
     Mfa,
+    /// Introspection and revocation requests, per authenticated client.
+    Introspection,
+    /// Failed client authentications and invalid bearer tokens (token, introspection,
+    /// revocation, UserInfo, SCIM), per IP address: once over it, that address's requests to
+    /// those endpoints are refused before their credentials are checked.
+    AuthFailure,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Ip,
         Kind::Login,
         Kind::Signup,
@@ -54,6 +71,8 @@ impl Kind {
         Kind::Userinfo,
         Kind::Scim,
         Kind::Mfa,
+        Kind::Introspection,
+        Kind::AuthFailure,
     ];
 
     pub fn name(self) -> &'static str {
@@ -68,6 +87,8 @@ impl Kind {
             Kind::Userinfo => "userinfo",
             Kind::Scim => "scim",
             Kind::Mfa => "mfa",
+            Kind::Introspection => "introspection",
+            Kind::AuthFailure => "auth_failure",
         }
     }
 
@@ -79,10 +100,13 @@ impl Kind {
             Kind::PasswordReset => (10, 3600),
             Kind::PasswordResetEmail => (3, 3600),
             Kind::EmailVerification => (5, 3600),
-            Kind::Token => (100, 1),
-            Kind::Userinfo => (50, 1),
-            Kind::Scim => (100, 1),
+            // Per credential: a burst of a minute's worth, then one a millisecond.
+            Kind::Token => (60_000, 60),
+            Kind::Userinfo => (60_000, 60),
+            Kind::Scim => (60_000, 60),
+            Kind::Introspection => (60_000, 60),
             Kind::Mfa => (5, 60),
+            Kind::AuthFailure => (60, 60),
         };
         Rate { count, period_secs }
     }
@@ -216,6 +240,29 @@ impl Limiter {
         who: &str,
         now: DateTime<Utc>,
     ) -> Result<(), Refusal> {
+        self.step(tenant, kind, who, now, true).await
+    }
+
+    /// Whether one more request of `kind` by `who` would go on, without counting it: for
+    /// limits that count only failures, asked before the credential is checked.
+    pub async fn peek(
+        &self,
+        tenant: Option<&Overrides>,
+        kind: Kind,
+        who: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        self.step(tenant, kind, who, now, false).await
+    }
+
+    async fn step(
+        &self,
+        tenant: Option<&Overrides>,
+        kind: Kind,
+        who: &str,
+        now: DateTime<Utc>,
+        count: bool,
+    ) -> Result<(), Refusal> {
         let Some(rate) = self.rate(tenant, kind) else {
             return Ok(());
         };
@@ -224,7 +271,7 @@ impl Limiter {
         let key = format!("rl:{}:{who}", kind.name());
         match self
             .cache
-            .gcra(&key, now.timestamp_millis(), emission_ms, period_ms)
+            .gcra(&key, now.timestamp_millis(), emission_ms, period_ms, count)
             .await
         {
             Ok(0) => Ok(()),
@@ -244,7 +291,8 @@ impl Limiter {
 }
 
 /// One GCRA step on a stored "theoretical arrival time" (ms): the new TAT to store and how
-/// many ms the caller must wait (0 = allowed, and the new TAT is to be stored).
+/// many ms the caller must wait (0 = allowed, and the new TAT is to be stored when the
+/// request counts).
 pub fn gcra_step(stored_tat: Option<i64>, now: i64, emission: i64, period: i64) -> (i64, i64) {
     let tat = stored_tat.unwrap_or(now).max(now);
     let new_tat = tat + emission;
@@ -257,16 +305,19 @@ pub fn gcra_step(stored_tat: Option<i64>, now: i64, emission: i64, period: i64) 
 }
 
 /// The same step as [`gcra_step`], atomically in Redis. KEYS[1]: the key; ARGV: now,
-/// emission interval, period (ms). Returns the ms to wait, 0 if allowed.
+/// emission interval, period (ms), and 1 to count the request or 0 only to look. Returns the
+/// ms to wait, 0 if allowed.
 pub const GCRA_LUA: &str = "\
 local now = tonumber(ARGV[1]) \
 local emission = tonumber(ARGV[2]) \
 local period = tonumber(ARGV[3]) \
+local count = ARGV[4] == '1' \
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0') \
 if tat < now then tat = now end \
 local new_tat = tat + emission \
 local allow_at = new_tat - period \
 if now < allow_at then return allow_at - now end \
+if not count then return 0 end \
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.max(new_tat - now, 1)) \
 return 0";
 

@@ -167,6 +167,35 @@ impl AppState {
             .await
     }
 
+    /// Refuse an address that has used up its budget of failed authentications
+    /// ([`Kind::AuthFailure`](crate::ratelimit::Kind::AuthFailure)) before its credential is
+    /// checked; counts nothing.
+    pub async fn may_try_credentials(
+        &self,
+        tenant: &entity::tenant::Model,
+        ip: Option<&str>,
+    ) -> Result<(), crate::ratelimit::Refusal> {
+        let own = crate::tenants::rate_limits(tenant);
+        let who = format!("{}:{}", tenant.id, ip.unwrap_or("unknown"));
+        self.limiter
+            .peek(
+                own.as_ref(),
+                crate::ratelimit::Kind::AuthFailure,
+                &who,
+                self.now(),
+            )
+            .await
+    }
+
+    /// Count a failed client authentication or invalid bearer token against the address.
+    pub async fn credentials_failed(&self, tenant: &entity::tenant::Model, ip: Option<&str>) {
+        let kind = crate::ratelimit::Kind::AuthFailure;
+        // Over the limit already: the next request is refused by `may_try_credentials`.
+        let _ = self
+            .limit(Some(tenant), kind, ip.unwrap_or("unknown"))
+            .await;
+    }
+
     /// What the email flows of this tenant need.
     pub fn email_ctx(&self, tenant: &entity::tenant::Model) -> crate::accounts::email::Ctx<'_> {
         crate::accounts::email::Ctx {

@@ -1,5 +1,11 @@
-//! The blanket per-IP rate limit on every route but the operations endpoints (see
-//! [`crate::ratelimit`]): it fails open, and answers in the format of the route's protocol.
+//! The blanket per-IP rate limit (see [`crate::ratelimit`]) on the routes that have no
+//! better key: the browser pages and protocol endpoints a browser is sent to. It fails open,
+//! and answers in the format of the route's protocol. Not limited here: the cacheable public
+//! documents and operations endpoints (not at all: a reverse proxy's business), and the
+//! authenticated back-channel endpoints, which limit per credential once they know the caller
+//! and per address only for failed authentications.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -10,8 +16,62 @@ use super::routes;
 use crate::ratelimit::{Kind, Refusal};
 use crate::state::AppState;
 
+/// Public documents any number of clients may fetch as often as they like.
+fn public_document(path: &str) -> bool {
+    path == routes::HEALTH
+        || path == routes::READY
+        || path.starts_with("/static/")
+        || path.starts_with("/.well-known/")
+        || [
+            routes::DISCOVERY,
+            routes::OAUTH_METADATA,
+            routes::JWKS,
+            routes::SAML_METADATA,
+        ]
+        .iter()
+        .any(|r| path.ends_with(r))
+}
+
+/// Endpoints a client calls with a credential: limited per credential by their handlers.
+fn back_channel(path: &str) -> bool {
+    [
+        routes::TOKEN,
+        routes::INTROSPECT,
+        routes::REVOKE,
+        routes::USERINFO,
+    ]
+    .iter()
+    .any(|r| path.ends_with(r))
+        || speaks_scim(path)
+}
+
 fn exempt(path: &str) -> bool {
-    path == routes::HEALTH || path == routes::READY || path.starts_with("/static/")
+    public_document(path) || back_channel(path)
+}
+
+/// Set once Plinto has said that it seems to run behind a proxy it does not trust.
+static PROXY_WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Requests that carry `X-Forwarded-For` or `Forwarded` while the trust setting is off come
+/// through a proxy: every client behind it then shares the proxy's address (its limits, its
+/// audit entries). Say so once per process, at the first such request.
+fn warn_if_behind_proxy(req: &ServiceRequest, trust_forwarded: bool) {
+    if trust_forwarded || PROXY_WARNED.load(Ordering::Relaxed) {
+        return;
+    }
+    let headers = req.headers();
+    if !(headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded")) {
+        return;
+    }
+    if !PROXY_WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            peer = ?req.peer_addr().map(|a| a.ip()),
+            "requests carry X-Forwarded-For / Forwarded but PLINTO_TRUST_FORWARDED_HEADERS is \
+             off: Plinto sees the proxy's address for every client behind it, so they share \
+             one set of per-address rate limits and audit addresses. Behind a trusted reverse \
+             proxy or load balancer, set PLINTO_TRUST_FORWARDED_HEADERS=true"
+        );
+    }
 }
 
 /// Whether the route answers in JSON (OAuth, discovery) rather than HTML.
@@ -31,6 +91,9 @@ pub async fn per_ip(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        warn_if_behind_proxy(&req, state.config.trust_forwarded_headers);
+    }
     let refusal = match req.app_data::<web::Data<AppState>>() {
         Some(state) if !exempt(req.path()) => {
             let meta = super::request_meta(req.request(), state.config.trust_forwarded_headers);

@@ -23,6 +23,13 @@ async fn introspect(
 ) -> Result<Value, OAuthError> {
     let form = token::read_form(req, body)?;
     let caller = token::client(state, tenant, req, &form).await?;
+    state
+        .limit(
+            Some(tenant),
+            crate::ratelimit::Kind::Introspection,
+            &caller.client_id,
+        )
+        .await?;
     // A public client cannot prove who it is: it may not probe tokens (RFC 7662 §4).
     if caller.auth_method == "none" {
         return Err(OAuthError::invalid_client(

@@ -24,6 +24,13 @@ async fn revoke(
 ) -> Result<(), OAuthError> {
     let form = token::read_form(req, body)?;
     let client = token::client(state, tenant, req, &form).await?;
+    state
+        .limit(
+            Some(tenant),
+            crate::ratelimit::Kind::Introspection,
+            &client.client_id,
+        )
+        .await?;
     let Some(t) = form.opt("token") else {
         return Err(OAuthError::invalid_request("token is missing"));
     };

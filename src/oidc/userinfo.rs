@@ -41,11 +41,7 @@ async fn claims_of(
 ) -> Result<serde_json::Map<String, Value>, OAuthError> {
     let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
     state
-        .limit(
-            Some(tenant),
-            crate::ratelimit::Kind::Userinfo,
-            meta.ip.as_deref().unwrap_or("unknown"),
-        )
+        .may_try_credentials(tenant, meta.ip.as_deref())
         .await?;
     let header_token = bearer_header(req)?;
     let body_token = if req.method() == actix_web::http::Method::POST && !body.is_empty() {
@@ -67,10 +63,20 @@ async fn claims_of(
         (None, None) => return Err(OAuthError::bearer_missing()),
     };
     let Some(at) = tokens::check_access_token(state, tenant, &token).await? else {
+        state.credentials_failed(tenant, meta.ip.as_deref()).await;
         return Err(OAuthError::invalid_token(
             "the access token is invalid, expired or revoked",
         ));
     };
+    // Limited per client the token was issued to, never by the caller's address.
+    let client_id = at.claims.get("client_id").and_then(Value::as_str);
+    state
+        .limit(
+            Some(tenant),
+            crate::ratelimit::Kind::Userinfo,
+            client_id.unwrap_or("unknown"),
+        )
+        .await?;
     let scope = at.claims.get("scope").and_then(Value::as_str).unwrap_or("");
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {

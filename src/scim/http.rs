@@ -104,15 +104,17 @@ async fn open<'a>(req: &HttpRequest, state: &'a AppState, slug: &str) -> ScimRes
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, t)| t.trim().to_string());
-    let Some(presented) = presented else {
-        return Err(ScimError::unauthorized());
-    };
     let Some(tenant) = state.tenant(slug).await? else {
         return Err(ScimError::unauthorized());
     };
-    let Some(token) =
-        tokens::authenticate(&state.db, &state.keys.scim_tokens, tenant.id, &presented).await?
-    else {
+    let ip = crate::http::request_meta(req, state.config.trust_forwarded_headers).ip;
+    state.may_try_credentials(&tenant, ip.as_deref()).await?;
+    let token = match presented {
+        Some(p) => tokens::authenticate(&state.db, &state.keys.scim_tokens, tenant.id, &p).await?,
+        None => None,
+    };
+    let Some(token) = token else {
+        state.credentials_failed(&tenant, ip.as_deref()).await;
         return Err(ScimError::unauthorized());
     };
     state

@@ -141,35 +141,58 @@ async fn each_limit_answers_429_with_retry_after_and_lets_through_again_later() 
     let at: Value = res.json().await.unwrap();
     let at = at["access_token"].as_str().unwrap();
 
-    // UserInfo, per IP address (the token is a client's: 403 insufficient_scope, counted).
+    // UserInfo, per client the token was issued to (the token is a client's: 403
+    // insufficient_scope, counted); another client's token has its own budget.
     for _ in 0..2 {
         assert_eq!(oidc::userinfo(&s, at).await.status(), StatusCode::FORBIDDEN);
     }
     expect_oauth_429(oidc::userinfo(&s, at).await).await;
+    let res = token(&s, &other, &cc).await;
+    let other_at: Value = res.json().await.unwrap();
+    let other_at = other_at["access_token"].as_str().unwrap();
+    assert_eq!(
+        oidc::userinfo(&s, other_at).await.status(),
+        StatusCode::FORBIDDEN
+    );
     s.stop().await;
 }
 
 #[tokio::test]
 async fn limits_are_set_per_tenant_and_the_blanket_ip_limit_spares_operations() {
     let s = TestServer::start_with(|c| c.rate_limits = "ip=5/s".into()).await;
-    // Per-IP limit on everything, JSON on OAuth routes, HTML elsewhere.
+    // The per-IP limit on pages and browser-facing OAuth routes: HTML on pages (the logout
+    // page too); public documents are not limited.
     let discovery = "/t/default/.well-known/openid-configuration";
     let http = reqwest::Client::new();
     for _ in 0..5 {
         assert_eq!(
-            http.get(s.url(discovery)).send().await.unwrap().status(),
+            http.get(s.url("/t/default/login"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
             StatusCode::OK
         );
     }
-    expect_oauth_429(http.get(s.url(discovery)).send().await.unwrap()).await;
-    expect_oauth_429(
-        http.get(s.url("/t/default/oauth2/jwks"))
+    expect_html_429(http.get(s.url("/t/default/login")).send().await.unwrap()).await;
+    expect_html_429(
+        http.get(s.url("/t/default/oauth2/logout"))
             .send()
             .await
             .unwrap(),
     )
     .await;
-    expect_html_429(http.get(s.url("/t/default/login")).send().await.unwrap()).await;
+    for path in [
+        discovery,
+        "/t/default/oauth2/jwks",
+        "/t/default/saml/metadata",
+    ] {
+        assert_eq!(
+            http.get(s.url(path)).send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
     assert_eq!(
         http.get(s.url("/health")).send().await.unwrap().status(),
         StatusCode::OK
@@ -180,7 +203,11 @@ async fn limits_are_set_per_tenant_and_the_blanket_ip_limit_spares_operations() 
     );
     s.clock.advance(Duration::seconds(1));
     assert_eq!(
-        http.get(s.url(discovery)).send().await.unwrap().status(),
+        http.get(s.url("/t/default/login"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::OK
     );
 

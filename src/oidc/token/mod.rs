@@ -156,7 +156,15 @@ pub async fn client(
     form: &Form,
 ) -> Result<client::Model, OAuthError> {
     let token_endpoint = format!("{}{}", state.config.issuer(&tenant.slug), routes::TOKEN);
-    client_auth::authenticate(state, tenant, req, form, &token_endpoint).await
+    let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
+    state
+        .may_try_credentials(tenant, meta.ip.as_deref())
+        .await?;
+    let res = client_auth::authenticate(state, tenant, req, form, &token_endpoint).await;
+    if res.as_ref().is_err_and(|e| e.error == "invalid_client") {
+        state.credentials_failed(tenant, meta.ip.as_deref()).await;
+    }
+    res
 }
 
 async fn exchange(
