@@ -4,7 +4,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 
 use crate::config::Config;
 
@@ -34,11 +37,30 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
         });
     let db = Database::connect(options)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to the database: {}", redact(&url, e)))?;
     Ok(db)
+}
+
+/// How long a SQLite writer waits for the write lock held by another before it fails
+/// ("database is locked"). Writers queue on it; PostgreSQL has no such lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Begin a transaction: on SQLite an IMMEDIATE one, which takes the write lock at `BEGIN` and
+/// so waits for its turn behind other writers (up to the busy timeout). A DEFERRED one (what
+/// `begin()` gives) reads first under a snapshot and fails at its first write, without
+/// waiting, whenever another writer committed in between: that was the "database is locked"
+/// under concurrent SCIM Bulk writers. On PostgreSQL this is a plain `BEGIN`. Every
+/// transaction goes through here (clippy refuses `TransactionTrait::begin`).
+pub async fn begin<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Apply every pending migration.

@@ -14,6 +14,7 @@
 //! - unauthenticated credential guessing (sign-in, sign-up, reset, a failed client
 //!   authentication, an invalid bearer token) is limited per address and per account;
 //! - the browser pages and everything else share the blanket per-address limit.
+//!
 //! Limits come from built-in defaults, overridden by the `rate_limits` setting, overridden per
 //! tenant (`plinto tenant update --rate-limits`). Each has a key (the IP address, the account,
 //! the client) and a failure mode for when Redis cannot be reached: the blanket per-IP limit

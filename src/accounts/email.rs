@@ -176,7 +176,7 @@ pub async fn request_email_change<C: ConnectionTrait + TransactionTrait>(
             "an account with this email address already exists".into(),
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     send_verification(&txn, ctx, tenant, user, &email.display, meta).await?;
     txn.commit().await?;
     Ok(())
@@ -206,7 +206,7 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
             "another account took this email address in the meantime".into(),
         ));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     if !consume(&txn, now, &t).await? {
         return Ok(None);
     }
@@ -270,7 +270,7 @@ pub async fn request_reset<C: ConnectionTrait + TransactionTrait>(
     let user = users::find_by_email(db, tenant.id, &parsed)
         .await?
         .filter(|u| !u.disabled);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let target = match &user {
         Some(u) => audit::user_actor(u.id),
         None => format!("email:{}", parsed.display),
@@ -337,7 +337,7 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     let email = validation::parse_email(&user.email)?;
     validation::check_password(input.password, &email)?;
     let hash = hasher.hash(input.password).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     if !consume(&txn, ctx.now, &t).await? {
         return Ok(None);
     }

@@ -62,7 +62,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     };
     let id = Uuid::now_v7();
     let scim = account_scim(&email.display, name.as_deref());
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let model = user::ActiveModel {
         id: Set(id),
         tenant_id: Set(tenant_id),
@@ -165,7 +165,7 @@ pub async fn disable<C: ConnectionTrait + TransactionTrait>(
     let user = find_by_email(db, tenant_id, &email)
         .await?
         .ok_or(DomainError::NotFound("user"))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let mut active = user.into_active_model();
     active.disabled = Set(true);
     active.updated_at = Set(now);
@@ -192,7 +192,7 @@ pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
     meta: &RequestMeta,
 ) -> DomainResult<user::Model> {
     let name = validation::parse_name(name)?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let (tenant_id, id) = (user.tenant_id, user.id);
     let mut doc = user.scim.clone();
     set_display_name(&mut doc, name.as_deref());
@@ -277,7 +277,7 @@ pub async fn change_password<C: ConnectionTrait + TransactionTrait>(
     let email = validation::parse_email(&user.email)?;
     validation::check_password(change.new, &email)?;
     let hash = hasher.hash(change.new).await?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let mut active = user.into_active_model();
     active.password_hash = Set(Some(hash));
     active.must_change_password = Set(false);

@@ -271,7 +271,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     )
     .then(|| crypto::random_token(32))
     .transpose()?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let model = client::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant_id),
@@ -341,7 +341,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     actor: &str,
     meta: &RequestMeta,
 ) -> DomainResult<()> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let result = client::Entity::delete_many()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::ClientId.eq(client_id))

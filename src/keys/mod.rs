@@ -144,7 +144,7 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
     enc: &SubKey,
     tenant_id: Uuid,
 ) -> DomainResult<(Vec<signing_key::Model>, Vec<signing_key::Model>)> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let retired = active(&txn, tenant_id).await?;
     signing_key::Entity::update_many()
         .col_expr(signing_key::Column::RetiredAt, Expr::value(now))

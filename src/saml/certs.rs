@@ -110,7 +110,7 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
     tenant_id: Uuid,
     tenant_slug: &str,
 ) -> DomainResult<(saml_cert::Model, Vec<saml_cert::Model>)> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let retired = saml_cert::Entity::find()
         .filter(saml_cert::Column::TenantId.eq(tenant_id))
         .filter(saml_cert::Column::RetiredAt.is_null())

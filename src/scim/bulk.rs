@@ -266,7 +266,7 @@ pub async fn run<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<Value> {
     // One transaction for the request, one savepoint per operation: an operation that fails
     // leaves no trace and the others stand, and the request costs one commit, not one per
     // operation.
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let inner = ctx.on(&txn);
     let ctx = &inner;
     let defined: std::collections::HashSet<String> =

@@ -263,7 +263,7 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<scim_gr
         Some(refs) => resolve_members(ctx.db, ctx.tenant.id, id, refs).await?,
         None => Vec::new(),
     };
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let g = scim_group::ActiveModel {
         id: Set(id),
         tenant_id: Set(ctx.tenant.id),
@@ -355,7 +355,7 @@ pub async fn replace<C: Db>(
         f.members.as_deref().unwrap_or_default(),
     )
     .await?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let g = store(
         &txn,
         ctx,
@@ -412,7 +412,7 @@ pub async fn patch<C: Db>(
             _ => None,
         });
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let g = store(
         &txn,
         ctx,
@@ -462,7 +462,7 @@ pub async fn patch<C: Db>(
 pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -> ScimResult<()> {
     let old = find(ctx, id).await?;
     check_if_match(if_match, old.version)?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     // Its own memberships in other groups go too (its member rows cascade).
     let parents: Vec<Uuid> = scim_group_member::Entity::find()
         .select_only()

@@ -35,7 +35,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         ));
     }
     let token = format!("{PREFIX}{}", crypto::random_token(32)?);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let model = scim_token::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant_id),
@@ -91,7 +91,7 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
     if found.is_empty() {
         return Err(DomainError::NotFound("live SCIM token"));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let mut revoked = Vec::with_capacity(found.len());
     for t in found {
         let id = t.id;

@@ -370,7 +370,7 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
         None => None,
     };
     let id = Uuid::now_v7();
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let model = user::ActiveModel {
         id: Set(id),
         tenant_id: Set(ctx.tenant.id),
@@ -448,7 +448,7 @@ async fn store<C: Db>(
     };
     let deactivated = disabled && !old.disabled;
     let email_changed = email.normalized != old.email_normalized;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let mut update = user::Entity::update_many()
         .col_expr(user::Column::Email, Expr::value(email.display.clone()))
         .col_expr(
@@ -559,7 +559,7 @@ pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -
     let old = find(ctx, id).await?;
     writable(&old)?;
     check_if_match(if_match, old.version)?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin(ctx.db).await?;
     let members = scim_group_member::Entity::find()
         .filter(scim_group_member::Column::MemberId.eq(old.id))
         .all(&txn)

@@ -105,7 +105,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             input.slug
         )));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let model = tenant::ActiveModel {
         id: Set(Uuid::now_v7()),
         slug: Set(input.slug.clone()),
@@ -166,7 +166,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         })?;
         active.mfa_policy = Set(policy.as_str().to_string());
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let model = active.update(&txn).await?;
     audit::record(
         &txn,

@@ -25,4 +25,5 @@ mod saml;
 mod saml_sp;
 mod scim;
 mod scim_query;
+mod sqlite_writes;
 mod traffic;

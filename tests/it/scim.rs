@@ -1254,7 +1254,7 @@ async fn large_group_membership() {
 
 #[tokio::test]
 async fn scim_requests_are_rate_limited_per_token_in_scim_format() {
-    let s = TestServer::start_with(|c| c.rate_limits = "scim=3/s,ip=7/s".into()).await;
+    let s = TestServer::start_with(|c| c.rate_limits = "scim=3/s,auth_failure=2/min".into()).await;
     s.create_tenant("acme", false).await;
     let a = Scim::new(&s, "acme").await;
     let b = Scim::new(&s, "acme").await;
@@ -1266,12 +1266,14 @@ async fn scim_requests_are_rate_limited_per_token_in_scim_format() {
     assert!(r.header("retry-after").is_some());
     // Another token has a budget of its own.
     assert_eq!(b.get("/Users").await.status, 200);
-    // The blanket per-IP limit answers SCIM routes in the SCIM format too.
+    // Invalid tokens are limited per address (auth_failure), in the SCIM format too; once
+    // over it, that address waits, with a valid token too.
     let nobody = Scim::with_token(&s, "acme", "nope");
     assert_eq!(nobody.get("/Users").await.status, 401);
     assert_eq!(nobody.get("/Users").await.status, 401);
     nobody.get("/Users").await.assert_error(429, None);
-    s.clock.advance(chrono::Duration::seconds(1));
+    b.get("/Users").await.assert_error(429, None);
+    s.clock.advance(chrono::Duration::seconds(60));
     assert_eq!(a.get("/Users").await.status, 200);
     s.stop().await;
 }

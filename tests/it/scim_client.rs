@@ -16,6 +16,7 @@ pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const SEARCH: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 pub const BULK: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
+#[derive(Clone)]
 pub struct Scim {
     /// `{issuer}/scim/v2`
     pub base: String,
