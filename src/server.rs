@@ -127,6 +127,8 @@ pub async fn prepare(
 
 /// Start serving on `listener`. The returned server runs when awaited or spawned.
 pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    // Before the workers start: libxml2 and xmlsec are not safe to initialise concurrently.
+    crate::saml::init();
     let https = state.https();
     let workers = state.config.workers;
     let data = web::Data::new(state);

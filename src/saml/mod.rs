@@ -36,6 +36,25 @@ pub const AC_PASSWORD_PROTECTED_TRANSPORT: &str =
 pub const AC_REFEDS_MFA: &str = "https://refeds.org/profile/mfa";
 pub const AC_UNSPECIFIED: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified";
 
+/// Initialise libxml2 and xmlsec once, on the calling thread, before any worker thread parses
+/// or verifies XML. Both initialise themselves lazily on first use otherwise, and libxml2's
+/// lazy initialisation is not safe when two threads get there at once: about one fresh server
+/// in 170 refused its first well-formed AuthnRequest as "not well-formed XML". Also writes the
+/// schema files the validators compile from. Idempotent.
+pub fn init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // SAFETY: xmlInitParser takes no arguments and may be called more than once; here it
+        // runs once, before the HTTP workers start.
+        unsafe { libxml::bindings::xmlInitParser() };
+        // samael initialises xmlsec (under its own lock) the first time it loads a key; an
+        // empty certificate is refused after that initialisation, which is all this is for.
+        use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
+        let _ = XmlSec::verify_signed_xml("<init/>", &CertificateDer::from(Vec::new()), None);
+        schema::prepare();
+    });
+}
+
 /// How long an AuthnRequest may wait for the user to sign in.
 pub const REQUEST_TTL_SECS: i64 = 30 * 60;
 /// Allowed clock difference with an SP, in either direction (IssueInstant).

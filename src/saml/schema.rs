@@ -57,6 +57,11 @@ fn dir() -> Option<&'static PathBuf> {
     .as_ref()
 }
 
+/// Write the schema files now (they are otherwise written on the first validation).
+pub fn prepare() {
+    let _ = dir();
+}
+
 thread_local! {
     static VALIDATOR: RefCell<Option<SchemaValidationContext>> = const { RefCell::new(None) };
 }

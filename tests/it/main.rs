@@ -22,6 +22,7 @@ mod outside;
 mod passkeys;
 mod rp;
 mod saml;
+mod saml_first;
 mod saml_sp;
 mod scim;
 mod scim_query;

@@ -437,3 +437,88 @@ where
     }
     panic!("{what}: not within 30 s");
 }
+
+/// A `plinto serve` process of its own (a fresh process: nothing initialised by another
+/// test), on SQLite in `dir`, listening on a free port; its stderr is read line by line.
+pub struct ServeProcess {
+    pub base: String,
+    child: std::process::Child,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl ServeProcess {
+    /// The `plinto` binary with no `PLINTO_*` variables from the environment, on `dir`.
+    pub fn command(dir: &std::path::Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_plinto"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PLINTO_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.current_dir(dir)
+            .arg("--data-dir")
+            .arg(dir)
+            .env("PLINTO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("PLINTO_LOG_FORMAT", "text");
+        cmd
+    }
+
+    /// Start `plinto serve` on `dir` with these variables and wait until it answers.
+    pub async fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut cmd = Self::command(dir);
+        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("PLINTO_PUBLIC_URL", &base)
+            .envs(env.iter().copied())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        let mut child = cmd.spawn().unwrap();
+        let (tx, stderr) = std::sync::mpsc::channel::<String>();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let http = reqwest::Client::new();
+        eventually("plinto serve answers", || {
+            let (http, url) = (http.clone(), format!("{base}/health"));
+            async move { http.get(url).send().await.ok() }
+        })
+        .await;
+        ServeProcess {
+            base,
+            child,
+            stderr,
+        }
+    }
+
+    /// Wait (up to 30 s) for a line of its stderr that satisfies `pred`.
+    pub fn wait_for_log(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if pred(&line) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

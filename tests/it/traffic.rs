@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::oidc::{self, token};
 use crate::scim_client::{Scim, entra_user};
-use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, TestServer};
+use crate::support::{ADMIN_EMAIL, ADMIN_PASSWORD, ServeProcess, TestServer};
 
 /// Send `n` requests made by `make`, 8 at a time; the statuses, in no particular order.
 async fn burst<F, Fut>(n: usize, make: F) -> Vec<StatusCode>
@@ -289,61 +289,16 @@ async fn password_guessing_from_one_address_is_still_limited() {
 /// `plinto serve` says so in its log at the first request that carries forwarding headers.
 #[tokio::test]
 async fn serve_warns_when_it_sees_a_proxy_it_does_not_trust() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_plinto"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("PLINTO_") {
-            cmd.env_remove(k);
-        }
-    }
-    let mut child = cmd
-        .current_dir(dir.path())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("PLINTO_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("PLINTO_LOG_FORMAT", "text")
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    crate::support::eventually("the server answers", || {
-        let (http, base) = (http.clone(), base.clone());
-        async move { http.get(format!("{base}/health")).send().await.ok() }
-    })
-    .await;
-    let res = http
-        .get(format!("{base}/t/default/login"))
+    let server = ServeProcess::start(dir.path(), &[]).await;
+    let res = reqwest::Client::new()
+        .get(format!("{}/t/default/login", server.base))
         .header("x-forwarded-for", "192.0.2.1")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let mut seen = false;
-    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(30)) {
-        if line.contains("PLINTO_TRUST_FORWARDED_HEADERS") && line.contains("WARN") {
-            seen = true;
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(seen, "a warning about the untrusted proxy");
+    let line =
+        server.wait_for_log(|l| l.contains("WARN") && l.contains("PLINTO_TRUST_FORWARDED_HEADERS"));
+    assert!(line.is_some(), "a warning about the untrusted proxy");
 }
