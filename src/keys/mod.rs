@@ -310,10 +310,24 @@ impl KeyCache {
     }
 }
 
-/// The key that signs for `alg` now: the newest published key that every node has published
-/// for at least `delay` (the read-cache TTL), so that no node hands out a token whose key
-/// another node's JWKS lacks. After `rotate`, the retired key goes on signing for `delay`;
-/// a new tenant's keys sign at once.
+/// How long after its creation a new key waits before it signs, for a read-cache TTL of `ttl`.
+/// Every node publishes a new key at most `ttl` after the rotation commits (its cached key set
+/// expires by then); the commit itself comes after `created_at` by the time key generation
+/// and the transaction took, and nodes' clocks differ a little. So the wait is `ttl` plus a
+/// margin of half of it, at least 5 s, that covers both: a node never signs with a key that
+/// another node's JWKS still lacks. With `ttl` 0 every request reads the keys, and a key is
+/// published the moment it commits.
+pub fn signing_delay(ttl: Duration) -> Duration {
+    if ttl <= Duration::zero() {
+        return Duration::zero();
+    }
+    ttl + (ttl / 2).max(Duration::seconds(5))
+}
+
+/// The key that signs for `alg` now: the newest published key created at least `delay`
+/// ([`signing_delay`]) ago, so that no node hands out a token whose key another node's JWKS
+/// lacks. After `rotate`, the retired key goes on signing for `delay`; a new tenant's keys
+/// sign at once.
 fn signing_key(
     keys: &[signing_key::Model],
     alg: Alg,
@@ -353,8 +367,13 @@ pub async fn sign(
     let keys = cache
         .published(db, scope.now, scope.tenant_id, scope.retention)
         .await?;
-    let key = signing_key(&keys.keys, alg, scope.now, cache.published.ttl())
-        .ok_or(DomainError::NotFound("signing key"))?;
+    let key = signing_key(
+        &keys.keys,
+        alg,
+        scope.now,
+        signing_delay(cache.published.ttl()),
+    )
+    .ok_or(DomainError::NotFound("signing key"))?;
     let signer = cache.signer(enc, key)?;
     let mut header = JwsHeader::new();
     header.set_token_type(typ);

@@ -179,3 +179,45 @@ fn jwt_kid(jwt: &str) -> String {
     .unwrap();
     v["kid"].as_str().unwrap().to_string()
 }
+
+/// A node that read the key set just before a rotation serves the old JWKS until its read
+/// cache expires (`PLINTO_READ_CACHE_TTL_SECS`); the new key must not sign before then, and
+/// not in the same instant either: it signs a margin (half the TTL, at least 5 s) after the
+/// last node can have published it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_signs_only_a_margin_after_every_node_publishes_it() {
+    let s = TestServer::start().await;
+    let ttl = s.state.config.read_cache_ttl_secs as i64;
+    assert!(ttl > 0);
+    let t = plinto::tenants::find_by_slug(&s.state.db, "default")
+        .await
+        .unwrap()
+        .unwrap();
+    // The tenant's first keys are an hour old; this node reads (and caches) the key set, and
+    // the rotation commits right after.
+    s.clock.advance(Duration::hours(1));
+    let before: Vec<String> = jwks(&s, "default")
+        .await
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect();
+    let (new, _) = plinto::keys::rotate(&s.state.db, s.state.now(), &s.state.keys.signing, t.id)
+        .await
+        .unwrap();
+    let new_rs = new.iter().find(|k| k.alg == "RS256").unwrap().kid.clone();
+    let published = |kids: &[Value]| kids.iter().any(|k| k["kid"] == new_rs.as_str());
+    // Until its cache expires, this node publishes the old set and signs with the old key.
+    s.clock.advance(Duration::milliseconds(ttl * 1000 - 1));
+    assert!(!published(&jwks(&s, "default").await));
+    assert!(before.contains(&jwt_kid(&sign(&s, Alg::Rs256).await)));
+    // Then it publishes the new key, and still signs with the old one for the margin.
+    s.clock.advance(Duration::milliseconds(2));
+    assert!(published(&jwks(&s, "default").await));
+    let margin = (ttl / 2).max(5);
+    s.clock.advance(Duration::seconds(margin - 1));
+    assert_ne!(jwt_kid(&sign(&s, Alg::Rs256).await), new_rs);
+    // After the margin, the new key signs.
+    s.clock.advance(Duration::seconds(1));
+    assert_eq!(jwt_kid(&sign(&s, Alg::Rs256).await), new_rs);
+    s.stop().await;
+}
