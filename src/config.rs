@@ -90,6 +90,10 @@ pub struct Config {
     pub trust_forwarded_headers: bool,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// A client has this long to send a request's head (line and headers), else 408.
+    pub request_header_timeout_secs: u64,
+    /// A client has this long from the end of the head to send the whole body, else 408.
+    pub request_body_timeout_secs: u64,
     /// How long a retired signing key stays in the JWKS (longer than any token it signed).
     pub signing_key_retention_secs: u64,
     /// Lifetime of access tokens (JWT, RFC 9068).
@@ -151,6 +155,8 @@ impl Default for Config {
             argon2_p_cost: 1,
             trust_forwarded_headers: false,
             workers: 0,
+            request_header_timeout_secs: 5,
+            request_body_timeout_secs: 30,
             signing_key_retention_secs: 24 * 3600,
             access_token_ttl_secs: 600,
             id_token_ttl_secs: 3600,
@@ -307,6 +313,11 @@ impl Config {
         if self.session_idle_timeout_secs == 0 || self.session_max_lifetime_secs == 0 {
             return Err(ConfigError::Invalid(
                 "session timeouts must be greater than 0".into(),
+            ));
+        }
+        if self.request_header_timeout_secs == 0 || self.request_body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "request timeouts must be greater than 0".into(),
             ));
         }
         if self.login_max_failures == 0 || self.login_ip_max_failures == 0 {

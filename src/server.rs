@@ -131,12 +131,14 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
     crate::saml::init();
     let https = state.https();
     let workers = state.config.workers;
+    let header_timeout = std::time::Duration::from_secs(state.config.request_header_timeout_secs);
     let data = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .wrap(from_fn(crate::http::limit::per_ip))
+            .wrap(from_fn(middleware::body_deadline))
             .wrap(ErrorHandlers::new().default_handler(html_for_bare_errors))
             .wrap(middleware::security_headers(https))
             .wrap(from_fn(middleware::request_id))
@@ -161,6 +163,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
             )
             .default_service(web::to(not_found))
     })
+    .client_request_timeout(header_timeout)
     .listen(listener)?
     .disable_signals();
     if workers > 0 {

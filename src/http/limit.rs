@@ -74,6 +74,23 @@ fn warn_if_behind_proxy(req: &ServiceRequest, trust_forwarded: bool) {
     }
 }
 
+/// An error the HTTP layer answers itself (before or instead of the route's handler), in the
+/// format of the route's protocol: the SCIM error schema, OAuth JSON, or the HTML page.
+pub fn wire_error(
+    path: &str,
+    status: actix_web::http::StatusCode,
+    message: &str,
+) -> actix_web::HttpResponse {
+    if speaks_scim(path) {
+        crate::scim::error::ScimError::new(status, None, message).error_response()
+    } else if speaks_json(path) || back_channel(path) {
+        crate::oidc::error::OAuthError::new(status, "invalid_request", message).error_response()
+    } else {
+        let title = status.canonical_reason().unwrap_or("Error");
+        crate::ui::error::error_page(status, title, message)
+    }
+}
+
 /// Whether the route answers in JSON (OAuth, discovery) rather than HTML.
 fn speaks_json(path: &str) -> bool {
     let html_oauth = [routes::AUTHORIZE, routes::END_SESSION, routes::CONSENT]

@@ -4,7 +4,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, web};
 use tracing::Instrument;
 
 use super::RequestId;
@@ -79,4 +79,81 @@ pub fn security_headers(https: bool) -> DefaultHeaders {
         ));
     }
     headers
+}
+
+/// Whether a request's body missed its deadline ([`body_deadline`]).
+#[derive(Clone, Default)]
+struct BodyTimedOut(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+/// The request's body stream, failing once `sleep` is over before the body is complete.
+struct DeadlinePayload {
+    inner: actix_web::dev::Payload,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    timed_out: BodyTimedOut,
+}
+
+impl futures_core::Stream for DeadlinePayload {
+    type Item = Result<bytes::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::future::Future;
+        use std::task::Poll;
+        if let Poll::Ready(item) = std::pin::Pin::new(&mut self.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            self.timed_out
+                .0
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Poll::Ready(Some(Err(actix_web::error::PayloadError::Io(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the request body did not arrive in time",
+                ),
+            ))));
+        }
+        Poll::Pending
+    }
+}
+
+/// A client has `request_body_timeout_secs` after the request head to send its whole body
+/// (actix-web itself times out only the head): a body that never finishes is answered
+/// `408 Request Timeout` and its connection closed, instead of holding the connection and a
+/// worker's attention for ever.
+pub async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let secs = req
+        .app_data::<web::Data<crate::state::AppState>>()
+        .map_or(30, |s| s.config.request_body_timeout_secs);
+    let timed_out = BodyTimedOut::default();
+    let inner = req.take_payload();
+    let stream = DeadlinePayload {
+        inner,
+        sleep: Box::pin(tokio::time::sleep(std::time::Duration::from_secs(secs))),
+        timed_out: timed_out.clone(),
+    };
+    let boxed: std::pin::Pin<
+        Box<dyn futures_core::Stream<Item = Result<bytes::Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(stream);
+    req.set_payload(actix_web::dev::Payload::from(boxed));
+    let path = req.path().to_string();
+    let res = next.call(req).await?;
+    if !timed_out.0.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(res.map_into_left_body());
+    }
+    let (req, _) = res.into_parts();
+    let mut answer = super::limit::wire_error(
+        &path,
+        actix_web::http::StatusCode::REQUEST_TIMEOUT,
+        "The request body did not arrive in time.",
+    );
+    answer
+        .head_mut()
+        .set_connection_type(actix_web::http::ConnectionType::Close);
+    Ok(ServiceResponse::new(req, answer).map_into_right_body())
 }

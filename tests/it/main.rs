@@ -27,4 +27,5 @@ mod saml_sp;
 mod scim;
 mod scim_query;
 mod sqlite_writes;
+mod timeouts;
 mod traffic;
