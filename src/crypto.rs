@@ -38,6 +38,12 @@ pub fn random_token(n: usize) -> Result<String, KeyError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes(n)?))
 }
 
+/// A random identifier of `n` bytes in lower-case hex: safe as a command-line argument (a
+/// base64url one may begin with `-`, which a CLI reads as a flag) and in any URL.
+pub fn random_id(n: usize) -> Result<String, KeyError> {
+    Ok(hex::encode(random_bytes(n)?))
+}
+
 /// Constant-time equality of two byte strings.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()

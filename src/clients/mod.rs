@@ -275,7 +275,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     let model = client::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant_id),
-        client_id: Set(crypto::random_token(16)?),
+        client_id: Set(crypto::random_id(16)?),
         name: Set(name),
         secret_hash: Set(secret.as_ref().map(|s| secret_key.hash_hex(s.as_bytes()))),
         auth_method: Set(auth_method),

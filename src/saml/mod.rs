@@ -47,12 +47,42 @@ pub fn init() {
         // SAFETY: xmlInitParser takes no arguments and may be called more than once; here it
         // runs once, before the HTTP workers start.
         unsafe { libxml::bindings::xmlInitParser() };
-        // samael initialises xmlsec (under its own lock) the first time it loads a key; an
-        // empty certificate is refused after that initialisation, which is all this is for.
+        // samael initialises xmlsec (under its own lock) the first time it loads a key: load
+        // a throwaway certificate. The document has no signature, so nothing is verified.
         use samael::crypto::{CertificateDer, CryptoProvider, XmlSec};
-        let _ = XmlSec::verify_signed_xml("<init/>", &CertificateDer::from(Vec::new()), None);
+        match throwaway_cert_der() {
+            Ok(der) => {
+                let _ = XmlSec::verify_signed_xml("<init/>", &CertificateDer::from(der), None);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot initialise xmlsec"),
+        }
         schema::prepare();
     });
+}
+
+/// A self-signed P-256 certificate of no use but to load (see [`init`]).
+fn throwaway_cert_der() -> Result<Vec<u8>, openssl::error::ErrorStack> {
+    use openssl::{asn1, bn, ec, hash, nid, pkey, x509};
+    let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1)?;
+    let key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group)?)?;
+    let mut name = x509::X509NameBuilder::new()?;
+    name.append_entry_by_nid(nid::Nid::COMMONNAME, "plinto xmlsec init")?;
+    let name = name.build();
+    let mut b = x509::X509Builder::new()?;
+    b.set_version(2)?;
+    let serial = bn::BigNum::from_u32(1)?.to_asn1_integer()?;
+    b.set_serial_number(&serial)?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(&name)?;
+    b.set_pubkey(&key)?;
+    let (from, until) = (
+        asn1::Asn1Time::days_from_now(0)?,
+        asn1::Asn1Time::days_from_now(1)?,
+    );
+    b.set_not_before(&from)?;
+    b.set_not_after(&until)?;
+    b.sign(&key, hash::MessageDigest::sha256())?;
+    b.build().to_der()
 }
 
 /// How long an AuthnRequest may wait for the user to sign in.
