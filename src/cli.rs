@@ -112,8 +112,9 @@ pub struct ClientCreateArgs {
     /// authorization_code and refresh_token)
     #[arg(long = "grant-type", value_name = "TYPE")]
     pub grant_types: Vec<String>,
-    /// client_secret_basic (default), client_secret_post, private_key_jwt or none (public
-    /// client: PKCE required)
+    /// client_secret_basic, client_secret_post, private_key_jwt or none (public client: PKCE
+    /// required). Given: the client must use that method. Not given: a confidential client
+    /// with a secret that accepts both client_secret_basic and client_secret_post
     #[arg(long, value_name = "METHOD")]
     pub auth_method: Option<String>,
     /// A scope the client may ask for (repeat; default: openid profile email address
@@ -135,6 +136,10 @@ pub struct ClientCreateArgs {
     /// First-party client: users are not asked for consent
     #[arg(long)]
     pub skip_consent: bool,
+    /// private_key_jwt: the longest lifetime (exp ahead of now) of a client assertion, in
+    /// seconds, at most and by default 3600
+    #[arg(long = "max-assertion-lifetime", value_name = "SECS")]
+    pub max_assertion_lifetime_secs: Option<i32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -679,6 +684,7 @@ async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
                 jwks_uri,
                 id_token_signed_response_alg,
                 skip_consent,
+                max_assertion_lifetime_secs,
             } = *args;
             let t = find_tenant(state, &tenant).await?;
             let created = clients::create(
@@ -698,12 +704,16 @@ async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
                     jwks_uri,
                     id_token_signed_response_alg,
                     skip_consent,
+                    max_assertion_lifetime_secs,
                 },
                 CLI_ACTOR,
                 &RequestMeta::cli(),
             )
             .await?;
-            let mut out = json!({ "client_id": created.client.client_id });
+            let mut out = json!({
+                "client_id": created.client.client_id,
+                "auth_methods": clients::auth_methods(&created.client),
+            });
             if let Some(secret) = created.secret {
                 out["client_secret"] = Value::String(secret);
             }
@@ -719,6 +729,9 @@ async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
                         "client_id": c.client_id,
                         "name": c.name,
                         "auth_method": c.auth_method,
+                        "auth_methods": clients::auth_methods(&c),
+                        "max_assertion_lifetime_secs": (c.auth_method == "private_key_jwt")
+                            .then(|| clients::max_assertion_lifetime_secs(&c)),
                         "redirect_uris": clients::list(&c.redirect_uris),
                         "post_logout_redirect_uris": clients::list(&c.post_logout_redirect_uris),
                         "grant_types": clients::list(&c.grant_types),
@@ -735,15 +748,9 @@ async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
         }
         ClientCommand::Delete { tenant, client_id } => {
             let t = find_tenant(state, &tenant).await?;
-            clients::delete(
-                &state.db,
-                state.now(),
-                t.id,
-                &client_id,
-                CLI_ACTOR,
-                &RequestMeta::cli(),
-            )
-            .await?;
+            state
+                .delete_client(t.id, &client_id, CLI_ACTOR, &RequestMeta::cli())
+                .await?;
             print(json!({ "client_id": client_id, "deleted": true }));
         }
     }

@@ -125,6 +125,22 @@ impl AppState {
             .await
     }
 
+    /// Delete a client. Its grants end at once everywhere (see [`crate::clients::delete`]);
+    /// this node forgets the client at once, other nodes within `read_cache_ttl_secs`.
+    pub async fn delete_client(
+        &self,
+        tenant_id: uuid::Uuid,
+        client_id: &str,
+        actor: &str,
+        meta: &crate::audit::RequestMeta,
+    ) -> DomainResult<()> {
+        crate::clients::delete(&self.db, self.now(), tenant_id, client_id, actor, meta).await?;
+        self.memo
+            .clients
+            .forget(&(tenant_id, client_id.to_string()));
+        Ok(())
+    }
+
     /// Where this tenant's signing keys are, now.
     pub fn key_scope(&self, tenant_id: uuid::Uuid) -> crate::keys::KeyScope {
         crate::keys::KeyScope {

@@ -15,6 +15,11 @@ pub struct Model {
     pub secret_hash: Option<String>,
     /// `client_secret_basic`, `client_secret_post`, `private_key_jwt` or `none`.
     pub auth_method: String,
+    /// Registered with an explicit method: only `auth_method` is accepted. Otherwise a client
+    /// with a secret accepts both `client_secret_basic` and `client_secret_post`.
+    pub auth_method_pinned: bool,
+    /// How far ahead a `private_key_jwt` assertion may expire; `None`: the default (1 hour).
+    pub max_assertion_lifetime_secs: Option<i32>,
     pub redirect_uris: String,
     pub post_logout_redirect_uris: String,
     pub grant_types: String,

@@ -24,6 +24,8 @@ pub struct Model {
     pub sign_response: bool,
     pub encrypt_assertion: bool,
     pub want_authn_requests_signed: bool,
+    /// Signed requests of this (legacy) SP may use RSA-SHA1; each such use is audited.
+    pub allow_sha1: bool,
     /// Which attributes are sent, under which names: `[{"source", "name"}]`.
     pub attributes: Json,
     pub created_at: DateTimeUtc,

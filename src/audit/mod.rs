@@ -73,6 +73,9 @@ pub mod actions {
     pub const SAML_LOGIN: &str = "saml.login";
     pub const SAML_LOGIN_FAILURE: &str = "saml.login_failure";
     pub const SAML_LOGOUT: &str = "saml.logout";
+    pub const SAML_SP_UPDATE: &str = "saml.sp.update";
+    /// A legacy SP's request signed with RSA-SHA1 was accepted (`--allow-sha1`).
+    pub const SAML_SHA1_ACCEPTED: &str = "saml.sha1_accepted";
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

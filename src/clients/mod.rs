@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::client;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
     TransactionSession, TransactionTrait,
@@ -27,6 +28,12 @@ pub const AUTH_METHODS: &[&str] = &[
     "none",
 ];
 pub const DEFAULT_AUTH_METHOD: &str = "client_secret_basic";
+/// The secret methods a client registered without an explicit method accepts (as Keycloak
+/// does): openid-client sends `client_secret_post` by default, most others Basic.
+pub const SECRET_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+/// How far ahead a `private_key_jwt` assertion may expire unless the client sets less:
+/// authlib, for one, signs assertions valid for an hour.
+pub const DEFAULT_MAX_ASSERTION_LIFETIME_SECS: i32 = 3600;
 /// What a client may ask for unless registered with fewer.
 pub const DEFAULT_SCOPES: &[&str] = &[
     "openid",
@@ -55,6 +62,9 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     pub id_token_signed_response_alg: Option<String>,
     pub skip_consent: bool,
+    /// `private_key_jwt`: the longest assertion lifetime accepted (seconds, at most the
+    /// default of one hour); `None`: the default.
+    pub max_assertion_lifetime_secs: Option<i32>,
 }
 
 /// A new client and, for confidential clients with a shared secret, that secret (shown once).
@@ -76,6 +86,26 @@ fn invalid(field: &'static str, message: impl Into<String>) -> DomainError {
     DomainError::invalid(field, message)
 }
 
+/// The client authentication methods a client accepts: its registered one, or, when it was
+/// registered without choosing (`auth_method_pinned` false) and has a secret, both secret
+/// methods.
+pub fn auth_methods(client: &client::Model) -> Vec<&str> {
+    if !client.auth_method_pinned && SECRET_METHODS.contains(&client.auth_method.as_str()) {
+        SECRET_METHODS.to_vec()
+    } else {
+        vec![client.auth_method.as_str()]
+    }
+}
+
+/// How far ahead a `private_key_jwt` assertion of this client may expire, in seconds.
+pub fn max_assertion_lifetime_secs(client: &client::Model) -> i64 {
+    i64::from(
+        client
+            .max_assertion_lifetime_secs
+            .unwrap_or(DEFAULT_MAX_ASSERTION_LIFETIME_SECS),
+    )
+}
+
 fn is_loopback(url: &Url) -> bool {
     matches!(
         url.host_str(),
@@ -86,6 +116,16 @@ fn is_loopback(url: &Url) -> bool {
 /// A redirect URI per RFC 6749 §3.1.2 and RFC 8252: absolute, no fragment; https, or http on
 /// a loopback host, or a private-use scheme of reverse-domain form (`com.example.app:/cb`).
 pub fn check_redirect_uri(field: &'static str, raw: &str) -> DomainResult<()> {
+    // Matching is exact: a `*` would be matched literally, never as a pattern.
+    if raw.contains('*') {
+        return Err(invalid(
+            field,
+            format!(
+                "{raw:?}: wildcards are not supported; register each redirect URI exactly as the \
+                 client sends it"
+            ),
+        ));
+    }
     let url =
         Url::parse(raw).map_err(|_| invalid(field, format!("{raw:?} is not an absolute URI")))?;
     if url.fragment().is_some() || raw.contains('#') {
@@ -179,6 +219,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(invalid("name", "use 1 to 200 printable characters"));
     }
+    let auth_method_pinned = input.auth_method.is_some();
     let auth_method = input
         .auth_method
         .unwrap_or_else(|| DEFAULT_AUTH_METHOD.to_string());
@@ -255,6 +296,20 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
             "private_key_jwt needs the client's jwks or jwks_uri",
         ));
     }
+    if let Some(max) = input.max_assertion_lifetime_secs {
+        if auth_method != "private_key_jwt" {
+            return Err(invalid(
+                "max_assertion_lifetime",
+                "only a private_key_jwt client has assertions",
+            ));
+        }
+        if !(1..=DEFAULT_MAX_ASSERTION_LIFETIME_SECS).contains(&max) {
+            return Err(invalid(
+                "max_assertion_lifetime",
+                format!("use 1 to {DEFAULT_MAX_ASSERTION_LIFETIME_SECS} seconds"),
+            ));
+        }
+    }
     let alg = input
         .id_token_signed_response_alg
         .unwrap_or_else(|| Alg::Rs256.as_str().to_string());
@@ -279,6 +334,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         name: Set(name),
         secret_hash: Set(secret.as_ref().map(|s| secret_key.hash_hex(s.as_bytes()))),
         auth_method: Set(auth_method),
+        auth_method_pinned: Set(auth_method_pinned),
+        max_assertion_lifetime_secs: Set(input.max_assertion_lifetime_secs),
         redirect_uris: Set(json_list(&redirect_uris)),
         post_logout_redirect_uris: Set(json_list(&post_logout)),
         grant_types: Set(json_list(&grant_types)),
@@ -350,6 +407,15 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     if result.rows_affected == 0 {
         return Err(DomainError::NotFound("client"));
     }
+    // Its users' grants end with it: their refresh tokens, and the access tokens issued under
+    // them, are dead at once on every node (grants are read from the database, not cached).
+    entity::grant::Entity::update_many()
+        .col_expr(entity::grant::Column::RevokedAt, Expr::value(now))
+        .filter(entity::grant::Column::TenantId.eq(tenant_id))
+        .filter(entity::grant::Column::ClientId.eq(client_id))
+        .filter(entity::grant::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
     audit::record(
         &txn,
         now,
@@ -396,6 +462,8 @@ mod tests {
             "javascript:alert(1)",
             "myapp:/cb",
             "not a uri",
+            "https://*.example.com/cb",
+            "https://app.example.com/*",
         ] {
             assert!(check_redirect_uri("redirect_uri", bad).is_err(), "{bad}");
         }

@@ -6,7 +6,7 @@
 //! same value cannot both win; the loser is treated as a replay and revokes the grant.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{authorization_code, consent, grant, refresh_token, revoked_token};
+use entity::{authorization_code, consent, grant, refresh_token, revoked_token, session};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
@@ -226,6 +226,39 @@ pub async fn revoke_session_grants(
         .exec(db)
         .await?
         .rows_affected)
+}
+
+/// How often a refresh writes the session's `last_seen_at` at most (as a browser request does).
+const SESSION_TOUCH_EVERY: Duration = Duration::seconds(60);
+
+/// Whether the browser session a grant lives by is still live: not revoked, within its
+/// absolute lifetime, and not idle for `idle` or longer. A grant with `offline_access`, or
+/// without a session, lives on its own (`true`). With `touch`, a live session counts this as
+/// activity (a refresh keeps an idle session alive, as in Keycloak; the absolute lifetime
+/// never moves).
+pub async fn session_live(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    idle: Duration,
+    g: &grant::Model,
+    touch: bool,
+) -> DomainResult<bool> {
+    let Some(session_id) = g.session_id.filter(|_| !g.offline) else {
+        return Ok(true);
+    };
+    let Some(s) = session::Entity::find_by_id(session_id).one(db).await? else {
+        return Ok(false);
+    };
+    let live = s.revoked_at.is_none() && now < s.expires_at && now < s.last_seen_at + idle;
+    if live && touch && now - s.last_seen_at >= SESSION_TOUCH_EVERY {
+        session::Entity::update_many()
+            .col_expr(session::Column::LastSeenAt, Expr::value(now))
+            .filter(session::Column::Id.eq(session_id))
+            .filter(session::Column::LastSeenAt.lt(now))
+            .exec(db)
+            .await?;
+    }
+    Ok(live)
 }
 
 pub async fn issue_refresh_token(

@@ -7,9 +7,10 @@
 //!
 //! Sending the browser to the sign-in page keeps the whole request in `return_to`, plus a
 //! `plinto_auth_after` mark (milliseconds, MAC'd for this tenant and client, valid for ten
-//! minutes): a session that started after the mark satisfies `prompt=login`, `max_age` and a
-//! mismatched `id_token_hint` or requested `sub`, so the browser does not loop. A forged or
-//! stale mark is ignored.
+//! minutes): a session that started after the mark satisfies `prompt=login` and `max_age`, so
+//! the browser does not loop. A forged or stale mark is ignored. If the user who signed in
+//! after the mark is not the one a requested `sub` or `id_token_hint` names, the request is
+//! refused with `login_required`: Plinto never answers for another user.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -406,6 +407,28 @@ impl AuthRequest {
         q.finish()
     }
 
+    /// Whether the session began with the sign-in this request sent the browser to.
+    fn signed_in_after_mark(&self, s: &session::Model) -> bool {
+        self.auth_after_ms
+            .is_some_and(|mark| s.created_at.timestamp_millis() >= mark)
+    }
+
+    /// Whether the request names another user than `u` (a `sub` in `claims`, or the subject
+    /// of `id_token_hint`).
+    fn names_other_user(&self, u: &user::Model) -> bool {
+        self.hint_sub.as_deref().is_some_and(|sub| sub != u.sub)
+    }
+
+    /// The refusal when the request names another user than the one signed in: OpenID
+    /// Connect Core §5.5.1 (a requested `sub`: MUST NOT answer for another user) and §3.1.2.1
+    /// (`id_token_hint`: SHOULD return an error such as `login_required`).
+    fn other_user_refused(&self) -> Rejection {
+        self.reject(
+            "login_required",
+            "the signed-in user is not the user the request names",
+        )
+    }
+
     /// Whether the session is too old or otherwise not the one this request accepts.
     fn needs_fresh_login(
         &self,
@@ -413,17 +436,16 @@ impl AuthRequest {
         s: &session::Model,
         u: &user::Model,
     ) -> bool {
-        if self
-            .auth_after_ms
-            .is_some_and(|mark| s.created_at.timestamp_millis() >= mark)
-        {
+        if self.signed_in_after_mark(s) {
             return false;
         }
         let too_old = self
             .max_age
             .is_some_and(|max| (now - s.created_at).num_seconds() > max);
-        let other_user = self.hint_sub.as_deref().is_some_and(|sub| sub != u.sub);
-        self.has_prompt("login") || self.has_prompt("select_account") || too_old || other_user
+        self.has_prompt("login")
+            || self.has_prompt("select_account")
+            || too_old
+            || self.names_other_user(u)
     }
 }
 
@@ -554,6 +576,14 @@ async fn proceed(
     ar: AuthRequest,
 ) -> Result<HttpResponse, Rejection> {
     let current = ui::current_session(req, state, tenant).await?;
+    // Signed in afresh for this request, but as another user than it names: refuse rather
+    // than ask again (the same person would sign in as the same user again).
+    if let Some((s, u)) = &current
+        && ar.signed_in_after_mark(s)
+        && ar.names_other_user(u)
+    {
+        return Err(ar.other_user_refused());
+    }
     let signed_in = match current {
         Some((s, u)) if !ar.needs_fresh_login(state.now(), &s, &u) => Some((s, u)),
         _ => None,
@@ -758,6 +788,9 @@ async fn answer(
     let Some((session, user)) = ui::current_session(req, state, tenant).await? else {
         return Ok(to_login(state, tenant, &ar));
     };
+    if ar.names_other_user(&user) {
+        return Err(ar.other_user_refused());
+    }
     match form.text("decision") {
         "allow" => {
             grants::remember_consent(

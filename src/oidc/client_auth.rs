@@ -1,7 +1,8 @@
 //! Client authentication at the token, introspection and revocation endpoints (RFC 6749
 //! §2.3, OpenID Connect Core §9): `client_secret_basic`, `client_secret_post`,
-//! `private_key_jwt` (RFC 7523) and `none`. A client must use the one method it registered;
-//! anything else is `invalid_client` (401).
+//! `private_key_jwt` (RFC 7523) and `none`. A client registered with an explicit method must
+//! use it; one registered without accepts both secret methods (see
+//! [`clients::auth_methods`]). Anything else is `invalid_client` (401).
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -21,8 +22,7 @@ use crate::state::AppState;
 
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// How far in the future a client assertion may expire.
-const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
+/// Clock difference tolerated between the client and Plinto (on `exp` and `nbf`).
 const CLOCK_SKEW_SECS: i64 = 60;
 
 fn bad(d: &str) -> OAuthError {
@@ -78,12 +78,13 @@ async fn load(
 }
 
 fn method_must_be(client: &client::Model, method: &str) -> Result<(), OAuthError> {
-    if client.auth_method == method {
+    let accepted = clients::auth_methods(client);
+    if accepted.contains(&method) {
         Ok(())
     } else {
         Err(bad(&format!(
             "this client authenticates with {}, not {method}",
-            client.auth_method
+            accepted.join(" or ")
         )))
     }
 }
@@ -238,6 +239,14 @@ async fn private_key_jwt(
         {
             return false;
         }
+        // An assertion without `kid` (authlib's default) may be verified by any of the keys;
+        // josekit insists on a matching `kid` when the key has one, so it is dropped here.
+        let mut k = k.clone();
+        if kid.is_none()
+            && let Some(m) = k.as_object_mut()
+        {
+            m.remove("kid");
+        }
         let Ok(jwk) = Jwk::from_bytes(k.to_string()) else {
             return false;
         };
@@ -263,8 +272,12 @@ async fn private_key_jwt(
             "the client assertion is not addressed to this token endpoint",
         ));
     }
+    // At most the client's maximum lifetime ahead (one hour by default: authlib's), plus skew.
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
-    if exp.saturating_add(CLOCK_SKEW_SECS) <= now || exp > now + MAX_ASSERTION_LIFETIME_SECS {
+    let max = clients::max_assertion_lifetime_secs(&client);
+    if exp.saturating_add(CLOCK_SKEW_SECS) <= now
+        || exp > now.saturating_add(max).saturating_add(CLOCK_SKEW_SECS)
+    {
         return Err(bad("the client assertion is expired or lives too long"));
     }
     if claims

@@ -1,7 +1,8 @@
 //! `{issuer}/oauth2/logout`: OpenID Connect RP-Initiated Logout 1.0 (GET and POST).
 //!
-//! A valid `id_token_hint` for the signed-in user ends the session at once; otherwise the user
-//! confirms on a page first. `post_logout_redirect_uri` must be registered (exactly) by the
+//! A valid `id_token_hint` issued in the current session (its `sid` is this session's, its
+//! `sub` the signed-in user's) ends the session at once; otherwise (no hint, or an older ID
+//! token of the same user from an earlier session) the user confirms on a page first. `post_logout_redirect_uri` must be registered (exactly) by the
 //! client named by the hint's `aud` or by `client_id`; an unregistered one gets the error page
 //! and no redirect. `state` goes back unchanged.
 
@@ -38,8 +39,9 @@ struct Logout {
     /// Registered for that client; safe to redirect to.
     redirect: Option<String>,
     state: Option<String>,
-    /// The hint is valid and names the signed-in user (or nobody is signed in).
+    /// The valid hint's `sub` and `sid`.
     hint_sub: Option<String>,
+    hint_sid: Option<String>,
 }
 
 fn bad(m: &str) -> UiError {
@@ -53,6 +55,7 @@ async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<
         )));
     }
     let mut hint_sub = None;
+    let mut hint_sid = None;
     let mut hint_aud: Vec<String> = Vec::new();
     if let Some(hint) = form.opt("id_token_hint") {
         let Some(c) = tokens::check_id_token_hint(state, tenant, hint).await? else {
@@ -61,6 +64,7 @@ async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<
             ));
         };
         hint_sub = c.get("sub").and_then(Value::as_str).map(str::to_string);
+        hint_sid = c.get("sid").and_then(Value::as_str).map(str::to_string);
         hint_aud = match c.get("aud") {
             Some(Value::String(a)) => vec![a.clone()],
             Some(Value::Array(a)) => a
@@ -111,6 +115,7 @@ async fn check(state: &AppState, tenant: &tenant::Model, form: &Form) -> Result<
         redirect,
         state: form.opt("state").map(str::to_string),
         hint_sub,
+        hint_sid,
     })
 }
 
@@ -176,11 +181,12 @@ async fn handle(
     let tenant = ui::load_tenant(state, slug).await?;
     let l = check(state, &tenant, &form).await?;
     let current = ui::current_session(req, state, &tenant).await?;
-    let Some((_, user)) = &current else {
+    let Some((session, user)) = &current else {
         return done(state, &tenant, req, &l);
     };
-    let hinted_self = l.hint_sub.as_deref() == Some(user.sub.as_str());
-    if confirmed || hinted_self {
+    let this_session = l.hint_sub.as_deref() == Some(user.sub.as_str())
+        && l.hint_sid.as_deref() == Some(session.id.to_string().as_str());
+    if confirmed || this_session {
         ui::end_current_session(state, req, &tenant).await?;
         return done(state, &tenant, req, &l);
     }

@@ -1,6 +1,9 @@
 //! `{issuer}/oauth2/introspect` (RFC 7662): an authenticated client of the tenant asks whether
 //! a token is active. Access tokens (JWT) and refresh tokens are both understood; anything
-//! else, or anything revoked or expired, is `{"active": false}`.
+//! else, or anything revoked or expired, is `{"active": false}`. A token is shown only to the
+//! client it was issued to, or (access tokens) to a resource server named in its `aud`; to
+//! any other client it is `{"active": false}` too, so a client learns nothing about tokens it
+//! is not meant to see.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -40,6 +43,9 @@ async fn introspect(
         return Err(OAuthError::invalid_request("token is missing"));
     };
     if let Some(at) = tokens::check_access_token(state, tenant, t).await? {
+        if !meant_for(&at.claims, &caller.client_id) {
+            return Ok(json!({ "active": false }));
+        }
         // A user's token dies with the user's account.
         let user_token = at.grant.as_ref().is_some_and(|g| g.user_id.is_some());
         if user_token && at.user.as_ref().is_none_or(|u| u.disabled) {
@@ -69,6 +75,8 @@ async fn introspect(
             .await?
         // Refresh tokens are shown to the client that holds them, and to no other.
         && grant.client_id == caller.client_id
+        // Without offline_access they end with the browser session.
+        && grants::session_live(&state.db, state.now(), state.timeouts().idle, &grant, false).await?
     {
         let mut out = json!({
             "active": true,
@@ -89,6 +97,18 @@ async fn introspect(
         return Ok(out);
     }
     Ok(json!({ "active": false }))
+}
+
+/// Whether `client_id` may see this access token: it was issued to it, or names it as an
+/// audience (a resource server).
+fn meant_for(claims: &serde_json::Map<String, Value>, client_id: &str) -> bool {
+    let own = claims.get("client_id").and_then(Value::as_str) == Some(client_id);
+    let audience = match claims.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(a)) => a.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    own || audience
 }
 
 pub async fn post(

@@ -1,7 +1,8 @@
 //! `{issuer}/oauth2/revoke` (RFC 7009). A refresh token revokes its whole grant (and with it
 //! every access token issued under the grant); an access token goes on the deny list until it
-//! expires. Tokens that are unknown, already dead or another client's get the same 200 as a
-//! successful revocation, so the endpoint tells nothing about tokens the caller does not own.
+//! expires. Tokens that are unknown or already dead get the same 200 as a successful
+//! revocation (§2.2). A live token of another client is refused with `unauthorized_client`
+//! (§2.1: the server verifies that the token was issued to the caller) and stays active.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
@@ -15,6 +16,10 @@ use super::tokens;
 use crate::grants;
 use crate::http::cors;
 use crate::state::AppState;
+
+fn not_yours() -> OAuthError {
+    OAuthError::unauthorized_client("the token was not issued to this client")
+}
 
 async fn revoke(
     state: &AppState,
@@ -38,21 +43,23 @@ async fn revoke(
     if let Some((_, grant)) =
         grants::refresh_token_grant(&state.db, now, &state.keys.tokens, tenant.id, t).await?
     {
-        if grant.client_id == client.client_id {
-            grants::revoke_grant(&state.db, now, grant.id).await?;
+        if grant.client_id != client.client_id {
+            return Err(not_yours());
         }
+        grants::revoke_grant(&state.db, now, grant.id).await?;
         return Ok(());
     }
-    if let Some((_, c)) = tokens::verified(state, tenant, t).await? {
-        let own = c.get("client_id").and_then(Value::as_str) == Some(&client.client_id);
+    if let Some(at) = tokens::check_access_token(state, tenant, t).await? {
+        let c = at.claims;
+        if c.get("client_id").and_then(Value::as_str) != Some(&client.client_id) {
+            return Err(not_yours());
+        }
         let jti = c.get("jti").and_then(Value::as_str);
         let exp = c
             .get("exp")
             .and_then(Value::as_i64)
             .and_then(|e| DateTime::<Utc>::from_timestamp(e, 0));
-        if let (true, Some(jti), Some(exp)) = (own, jti, exp)
-            && exp > now
-        {
+        if let (Some(jti), Some(exp)) = (jti, exp) {
             grants::revoke_access_token(&state.db, tenant.id, jti, exp).await?;
         }
     }

@@ -187,6 +187,14 @@ pub async fn check_access_token(
     if !(typ_ok && iss_ok && exp_ok) {
         return Ok(None);
     }
+    // A deleted client's tokens die with it: at once for tokens under a grant (the grant is
+    // revoked), within the read-cache TTL on other nodes for the rest.
+    let Some(client_id) = c.get("client_id").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    if state.client(tenant.id, client_id).await?.is_none() {
+        return Ok(None);
+    }
     let (grant, user) = match grants::grant_of_access_token(jti) {
         Some(grant_id) => match grants::live_grant_with_user(&state.db, grant_id).await? {
             Some((grant, user)) => (Some(grant), user),

@@ -53,10 +53,24 @@ pub enum SamlSpCommand {
         /// metadata)
         #[arg(long)]
         want_authn_requests_signed: bool,
+        /// Accept the SP's requests signed with RSA-SHA1 (legacy SPs, e.g. pysaml2 in its
+        /// defaults); refused by default. Each accepted one is audited as saml.sha1_accepted
+        #[arg(long)]
+        allow_sha1: bool,
         /// Send a value under another attribute name (`source=name`; an empty name leaves
         /// it out). Sources: email, name, given_name, family_name, groups. Repeatable.
         #[arg(long, value_name = "SOURCE=NAME")]
         attribute: Vec<String>,
+    },
+    /// Change a registered service provider; prints it as in `list`
+    Update {
+        #[arg(long, value_name = "SLUG")]
+        tenant: String,
+        /// The SP's entityID
+        entity_id: String,
+        /// Accept (true) or refuse (false) the SP's requests signed with RSA-SHA1
+        #[arg(long, value_name = "BOOL")]
+        allow_sha1: Option<bool>,
     },
     /// List the tenant's service providers as a JSON array
     List {
@@ -108,6 +122,7 @@ pub async fn sp(cmd: SamlSpCommand, state: &AppState) -> anyhow::Result<()> {
             encrypt_assertion,
             encryption_method,
             want_authn_requests_signed,
+            allow_sha1,
             attribute,
         } => {
             let t = find_tenant(state, &tenant).await?;
@@ -149,6 +164,7 @@ pub async fn sp(cmd: SamlSpCommand, state: &AppState) -> anyhow::Result<()> {
                 });
             }
             input.want_authn_requests_signed |= want_authn_requests_signed;
+            input.allow_sha1 = allow_sha1;
             for a in attribute {
                 let (source, name) = a
                     .split_once('=')
@@ -159,6 +175,25 @@ pub async fn sp(cmd: SamlSpCommand, state: &AppState) -> anyhow::Result<()> {
             }
             let model = sps::create(&state.db, state.now(), t.id, input, CLI_ACTOR, &meta).await?;
             print(json!({ "entity_id": model.entity_id }));
+        }
+        SamlSpCommand::Update {
+            tenant,
+            entity_id,
+            allow_sha1,
+        } => {
+            let t = find_tenant(state, &tenant).await?;
+            let change = sps::SpUpdate { allow_sha1 };
+            let model = sps::update(
+                &state.db,
+                state.now(),
+                t.id,
+                &entity_id,
+                change,
+                CLI_ACTOR,
+                &meta,
+            )
+            .await?;
+            print(sps::to_json(&model));
         }
         SamlSpCommand::List { tenant } => {
             let t = find_tenant(state, &tenant).await?;

@@ -140,6 +140,8 @@ pub struct Header {
     pub signed: bool,
     /// Signed by its binding (the query signature for Redirect, the enveloped one for POST).
     pub signed_binding: bool,
+    /// The enveloped signature's SignatureMethod (SHA-2, or RSA-SHA1 for the SP to allow).
+    pub sig_alg: Option<String>,
 }
 
 /// Read and check the common header of a request whose root must be `samlp:{root}`.
@@ -174,6 +176,7 @@ pub fn header(doc: &Document, root_name: &str) -> Result<(Node, Header), Refused
         // One signature, on the root, or none: anything else is a wrapping attempt.
         return refuse("The request's signature is not where SAML puts it.");
     }
+    let mut sig_alg = None;
     if let Some(sig) = sigs.first() {
         let uri = child(sig, NS_DSIG, "SignedInfo")
             .map(|si| children(&si, NS_DSIG, "Reference"))
@@ -185,9 +188,14 @@ pub fn header(doc: &Document, root_name: &str) -> Result<(Node, Header), Refused
         let method = child(sig, NS_DSIG, "SignedInfo")
             .and_then(|si| child(&si, NS_DSIG, "SignatureMethod"))
             .and_then(|m| m.get_property("Algorithm"));
-        if !method.as_deref().is_some_and(allowed_sig_alg) {
+        // RSA-SHA1 is refused later, with its own message, unless the SP is allowed it.
+        if !method
+            .as_deref()
+            .is_some_and(|m| allowed_sig_alg(m) || m == RSA_SHA1)
+        {
             return refuse("The request is signed with an algorithm that is not accepted.");
         }
+        sig_alg = method;
     }
     Ok((
         root,
@@ -198,6 +206,7 @@ pub fn header(doc: &Document, root_name: &str) -> Result<(Node, Header), Refused
             issuer,
             signed: !sigs.is_empty(),
             signed_binding: false,
+            sig_alg,
         },
     ))
 }
@@ -218,9 +227,75 @@ fn is_ncname(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
+/// RSA with SHA-1: refused (saml2int), unless an SP is registered with `--allow-sha1`.
+pub const RSA_SHA1: &str = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+
+/// What an SP that is not allowed SHA-1 is told about `what` (e.g. "The logout request").
+pub fn sha1_refused(what: &str) -> String {
+    format!(
+        "{what} is signed with RSA-SHA1, which this IdP does not accept; sign with RSA-SHA256 \
+         or allow SHA-1 for this SP (plinto saml-sp update --allow-sha1 true)."
+    )
+}
+
 /// RSA with SHA-2 (saml2int: no SHA-1).
 pub fn allowed_sig_alg(uri: &str) -> bool {
     digest_of(uri).is_some()
+}
+
+/// What checking a request's signature (by its binding) found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigCheck {
+    /// The request carries no signature.
+    Absent,
+    /// One of the certificates verifies it; `sha1`: with RSA-SHA1, allowed for this SP.
+    Verified { sha1: bool },
+    /// Signed with RSA-SHA1, and this SP is not allowed it.
+    Sha1Refused,
+    /// Signed, but no certificate verifies it.
+    Bad,
+}
+
+impl SigCheck {
+    pub fn present(self) -> bool {
+        self != SigCheck::Absent
+    }
+
+    pub fn verified(self) -> bool {
+        matches!(self, SigCheck::Verified { .. })
+    }
+}
+
+/// Check the signature of a request by its binding (bindings §3.4.4.1 for Redirect, the
+/// enveloped signature for POST) against the SP's certificates.
+pub fn check_signature(
+    binding: Binding,
+    p: &RedirectParams,
+    xml: &str,
+    header: &Header,
+    certs_pem: &[String],
+    allow_sha1: bool,
+) -> SigCheck {
+    let (present, alg) = match binding {
+        Binding::Redirect => (p.signature.is_some(), p.sig_alg.as_deref()),
+        Binding::Post => (header.signed, header.sig_alg.as_deref()),
+    };
+    if !present {
+        return SigCheck::Absent;
+    }
+    let sha1 = alg == Some(RSA_SHA1);
+    if sha1 && !allow_sha1 {
+        return SigCheck::Sha1Refused;
+    }
+    let ok = match binding {
+        Binding::Redirect => verify_redirect(p, certs_pem, allow_sha1),
+        Binding::Post => verify_enveloped(xml, certs_pem),
+    };
+    if ok {
+        SigCheck::Verified { sha1 }
+    } else {
+        SigCheck::Bad
+    }
 }
 
 fn digest_of(uri: &str) -> Option<MessageDigest> {
@@ -234,7 +309,7 @@ fn digest_of(uri: &str) -> Option<MessageDigest> {
 
 /// Verify the enveloped signature of a POSTed message against any of the SP's certificates.
 /// [`header`] has already checked that the one signature covers the root.
-pub fn verify_enveloped(xml: &str, certs_pem: &[String]) -> bool {
+fn verify_enveloped(xml: &str, certs_pem: &[String]) -> bool {
     certs_pem.iter().any(|pem| {
         let Ok(der) = X509::from_pem(pem.as_bytes()).and_then(|c| c.to_der()) else {
             return false;
@@ -296,13 +371,16 @@ pub fn redirect_params(query: &str, message_key: &str) -> Result<RedirectParams,
     Ok(out)
 }
 
-/// Check a Redirect-binding signature against any of the certificates.
-pub fn verify_redirect(p: &RedirectParams, certs_pem: &[String]) -> bool {
+/// Check a Redirect-binding signature against any of the certificates (RSA-SHA1 only when
+/// `allow_sha1`).
+fn verify_redirect(p: &RedirectParams, certs_pem: &[String], allow_sha1: bool) -> bool {
     let (Some(alg), Some(sig)) = (p.sig_alg.as_deref(), p.signature.as_deref()) else {
         return false;
     };
-    let Some(md) = digest_of(alg) else {
-        return false;
+    let md = match digest_of(alg) {
+        Some(md) => md,
+        None if allow_sha1 && alg == RSA_SHA1 => MessageDigest::sha1(),
+        None => return false,
     };
     let compact: String = sig.chars().filter(|c| !c.is_whitespace()).collect();
     let Ok(sig) = STANDARD.decode(compact) else {

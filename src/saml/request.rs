@@ -33,6 +33,15 @@ pub struct AuthnRequest {
     pub name_id_format: Option<String>,
     pub allow_create: Option<bool>,
     pub requested_context: Option<RequestedContext>,
+    /// The `<Subject>`'s NameID the response must be about (SAML core §3.4.1.4), if any.
+    pub subject: Option<Subject>,
+}
+
+/// The NameID of a request's `<Subject>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub name_id: String,
+    pub format: Option<String>,
 }
 
 fn boolean(v: Option<String>) -> Result<Option<bool>, Refused> {
@@ -81,8 +90,15 @@ pub fn parse(doc: &Document) -> Result<AuthnRequest, Refused> {
             })
         }
     };
+    let subject = child(&root, NS_ASSERTION, "Subject")
+        .and_then(|s| child(&s, NS_ASSERTION, "NameID"))
+        .map(|n| Subject {
+            name_id: text(&n),
+            format: n.get_property("Format"),
+        });
     Ok(AuthnRequest {
         header,
+        subject,
         acs_url,
         acs_index,
         protocol_binding: root.get_property("ProtocolBinding"),

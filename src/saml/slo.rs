@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::error::SamlError;
-use super::message::{self, Binding, RedirectParams, child, children, text};
+use super::message::{self, Binding, RedirectParams, SigCheck, child, children, text};
 use super::response::{self, LogoutRequestXml, ResponseXml};
 use super::{BINDING_POST, NS_ASSERTION, NS_PROTOCOL, sps};
 use crate::audit::actions;
@@ -163,22 +163,28 @@ async fn logout_request(
         ));
     };
     let certs = sps::signing_certs_of(&sp);
-    let (present, ok) = match binding {
-        Binding::Redirect => (
-            p.signature.is_some(),
-            p.signature.is_some() && message::verify_redirect(&p, &certs),
-        ),
-        Binding::Post => (
-            lr.header.signed,
-            lr.header.signed && message::verify_enveloped(&xml, &certs),
-        ),
-    };
+    let sig = message::check_signature(binding, &p, &xml, &lr.header, &certs, sp.allow_sha1);
     // A service provider with a certificate must sign its logout requests; one without must
     // at least name the (unguessable) SessionIndex it was given.
-    if (!certs.is_empty() || sp.want_authn_requests_signed) && !(present && ok) {
-        return Err(SamlError::page(
-            "The logout request's signature could not be verified.",
-        ));
+    if !certs.is_empty() || sp.want_authn_requests_signed {
+        if sig == SigCheck::Sha1Refused {
+            return Err(SamlError::page(message::sha1_refused("The logout request")));
+        }
+        if !sig.verified() {
+            return Err(SamlError::page(
+                "The logout request's signature could not be verified.",
+            ));
+        }
+    }
+    if sig == (SigCheck::Verified { sha1: true }) {
+        sps::record_sha1_accepted(
+            &state.db,
+            state.now(),
+            &sp,
+            "LogoutRequest",
+            &ui::meta(req, state),
+        )
+        .await?;
     }
     if certs.is_empty() && lr.session_indexes.is_empty() {
         return Err(SamlError::page(

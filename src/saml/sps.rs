@@ -82,6 +82,8 @@ pub struct NewSp {
     pub sign_response: Option<bool>,
     pub encrypt_assertion: Option<bool>,
     pub want_authn_requests_signed: bool,
+    /// Accept this SP's requests signed with RSA-SHA1 (legacy SPs; audited when used).
+    pub allow_sha1: bool,
     /// `source=name` overrides; an empty name drops the attribute.
     pub attribute_overrides: Vec<(String, String)>,
 }
@@ -307,6 +309,7 @@ pub async fn create(
         sign_response: Set(input.sign_response.unwrap_or(false)),
         encrypt_assertion: Set(encrypt),
         want_authn_requests_signed: Set(input.want_authn_requests_signed),
+        allow_sha1: Set(input.allow_sha1),
         attributes: Set(serde_json::to_value(&attributes).map_err(DomainError::internal)?),
         created_at: Set(now),
     }
@@ -328,6 +331,65 @@ pub async fn create(
     )
     .await?;
     Ok(model)
+}
+
+/// Settings of a registered SP that can change (`None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct SpUpdate {
+    pub allow_sha1: Option<bool>,
+}
+
+/// Change a registered SP's settings (and record who did).
+pub async fn update(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    entity_id: &str,
+    change: SpUpdate,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<saml_sp::Model> {
+    let Some(sp) = find(db, tenant_id, entity_id).await? else {
+        return Err(DomainError::NotFound("service provider"));
+    };
+    let mut active: saml_sp::ActiveModel = sp.into();
+    if let Some(allow) = change.allow_sha1 {
+        active.allow_sha1 = Set(allow);
+    }
+    let model = active.update(db).await?;
+    audit::record(
+        db,
+        now,
+        audit::Event::new(actions::SAML_SP_UPDATE, actor.to_string(), meta)
+            .tenant(tenant_id)
+            .target(format!("saml_sp:{}", model.entity_id))
+            .details(serde_json::json!({ "allow_sha1": model.allow_sha1 })),
+    )
+    .await?;
+    Ok(model)
+}
+
+/// Record that a request of this SP signed with RSA-SHA1 was accepted (`allow_sha1`).
+pub async fn record_sha1_accepted(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    sp: &saml_sp::Model,
+    message: &str,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
+    audit::record(
+        db,
+        now,
+        audit::Event::new(
+            actions::SAML_SHA1_ACCEPTED,
+            format!("saml_sp:{}", sp.entity_id),
+            meta,
+        )
+        .tenant(sp.tenant_id)
+        .target(format!("saml_sp:{}", sp.entity_id))
+        .details(serde_json::json!({ "message": message, "sig_alg": "rsa-sha1" })),
+    )
+    .await
 }
 
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Vec<saml_sp::Model>> {
@@ -413,6 +475,7 @@ pub fn to_json(sp: &saml_sp::Model) -> serde_json::Value {
         "encrypt_assertion": sp.encrypt_assertion,
         "encryption_method": sp.encryption_method,
         "want_authn_requests_signed": sp.want_authn_requests_signed,
+        "allow_sha1": sp.allow_sha1,
         "has_signing_cert": !signing_certs_of(sp).is_empty(),
         "has_encryption_cert": sp.encryption_cert.is_some(),
         "attributes": sp.attributes,

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::SamlError;
-use super::message::{self, Binding};
+use super::message::{self, Binding, SigCheck};
 use super::request::{self, RequestedContext};
 use super::response::{self, Attr};
 use super::sps::{self, Acs};
@@ -41,6 +41,9 @@ struct Pending {
     is_passive: bool,
     name_id_format: Option<String>,
     requested_context: Option<RequestedContext>,
+    /// The request's `<Subject>`: the response must be about that user.
+    #[serde(default)]
+    subject: Option<request::Subject>,
 }
 
 /// The AuthnContextClassRef of a password sign-in (PasswordProtectedTransport only over
@@ -70,7 +73,7 @@ pub async fn redirect(
         Err(e) => return e.error_response(),
     };
     let result = match message::redirect_params(req.query_string(), "SAMLRequest") {
-        Ok(p) => accept(&state, &tenant, Binding::Redirect, p).await,
+        Ok(p) => accept(&state, &req, &tenant, Binding::Redirect, p).await,
         Err(e) => Err((None, e.into())),
     };
     finish(&state, &req, &tenant, result).await
@@ -94,7 +97,7 @@ pub async fn post(
                 relay_state: form.opt("RelayState").map(str::to_string),
                 ..Default::default()
             };
-            accept(&state, &tenant, Binding::Post, p).await
+            accept(&state, &req, &tenant, Binding::Post, p).await
         }
         Err(_) => Err((None, SamlError::page("The SAML form could not be read."))),
     };
@@ -181,39 +184,43 @@ fn resolve_acs(sp: &saml_sp::Model, r: &request::AuthnRequest) -> Result<Acs, Sa
 }
 
 /// Check signatures as the SP's registration says (bindings §3.4.4.1 and §3.5.4).
+/// Returns whether the request was verified with RSA-SHA1 (allowed for this SP; audited).
 fn check_signature(
     sp: &saml_sp::Model,
     binding: Binding,
     p: &message::RedirectParams,
     xml: &str,
-    signed_xml: bool,
-) -> Result<(), SamlError> {
+    header: &message::Header,
+) -> Result<bool, SamlError> {
     let certs = sps::signing_certs_of(sp);
-    let bad = || SamlError::page("The request's signature could not be verified.");
-    let (present, ok) = match binding {
-        Binding::Redirect => (
-            p.signature.is_some(),
-            p.signature.is_some() && message::verify_redirect(p, &certs),
-        ),
-        Binding::Post => (
-            signed_xml,
-            signed_xml && message::verify_enveloped(xml, &certs),
-        ),
-    };
-    if sp.want_authn_requests_signed && !present {
+    let sig = message::check_signature(binding, p, xml, header, &certs, sp.allow_sha1);
+    if sp.want_authn_requests_signed && !sig.present() {
         return Err(SamlError::page(
             "The application must sign its sign-in requests, and this one is not signed.",
         ));
     }
-    if present && !certs.is_empty() && !ok {
-        return Err(bad());
+    if sig.present() && !certs.is_empty() {
+        match sig {
+            SigCheck::Sha1Refused => {
+                return Err(SamlError::page(message::sha1_refused(
+                    "The sign-in request",
+                )));
+            }
+            SigCheck::Verified { sha1 } => return Ok(sha1),
+            _ => {
+                return Err(SamlError::page(
+                    "The request's signature could not be verified.",
+                ));
+            }
+        }
     }
-    Ok(())
+    Ok(false)
 }
 
 /// Validate an AuthnRequest and store it; then go on to sign-in.
 async fn accept(
     state: &AppState,
+    req: &HttpRequest,
     tenant: &tenant::Model,
     binding: Binding,
     p: message::RedirectParams,
@@ -251,7 +258,18 @@ async fn accept(
         Err(e) => return Err((None, e.into())),
     };
     let acs = resolve_acs(&sp, &parsed).map_err(|e| (None, e))?;
-    check_signature(&sp, binding, &p, &xml, parsed.header.signed).map_err(|e| (None, e))?;
+    let sha1 = check_signature(&sp, binding, &p, &xml, &parsed.header).map_err(|e| (None, e))?;
+    if sha1 {
+        sps::record_sha1_accepted(
+            &state.db,
+            state.now(),
+            &sp,
+            "AuthnRequest",
+            &ui::meta(req, state),
+        )
+        .await
+        .map_err(|e| (None, e.into()))?;
+    }
     let mut parsed = parsed;
     parsed.header.signed_binding = match binding {
         Binding::Redirect => p.signature.is_some(),
@@ -275,6 +293,7 @@ async fn accept(
         is_passive: parsed.is_passive,
         name_id_format: parsed.name_id_format.clone(),
         requested_context: parsed.requested_context.clone(),
+        subject: parsed.subject.clone(),
     };
     let id = Uuid::new_v4();
     let stored = saml_request::ActiveModel {
@@ -431,7 +450,17 @@ async fn resume_inner(
         .await
         .map_err(|e| fail(e.into()))?;
     let fresh = |s: &session::Model| !pending.force_authn || s.created_at >= stored.created_at;
-    let signed_in = current.filter(|(s, _)| fresh(s));
+    // A session of another user than the request's Subject began before the request: ask
+    // for a sign-in (then a mismatch is refused below).
+    let names_user = |u: &user::Model| {
+        pending
+            .subject
+            .as_ref()
+            .is_none_or(|subject| is_subject(state, &sp, u, subject))
+    };
+    let signed_in = current
+        .filter(|(s, _)| fresh(s))
+        .filter(|(s, u)| names_user(u) || s.created_at >= stored.created_at || pending.is_passive);
     let Some((session, user)) = signed_in else {
         if pending.is_passive {
             consume(state, id).await.map_err(|e| (None, e))?;
@@ -440,12 +469,21 @@ async fn resume_inner(
                 "the user is not signed in and IsPassive forbids asking",
             )));
         }
+        let fresh_login = pending.force_authn || pending.subject.is_some();
         return Ok(to_login(
             tenant,
             &continue_path(&tenant.slug, id),
-            pending.force_authn,
+            fresh_login,
         ));
     };
+    // SAML core §3.4.1.4: the response is about the Subject the request names, or an error.
+    if !names_user(&user) {
+        consume(state, id).await.map_err(|e| (None, e))?;
+        return Err(fail(SamlError::requester(
+            response::STATUS_REQUEST_DENIED,
+            "the signed-in user is not the Subject of the request",
+        )));
+    }
     // The tenant's MFA policy, or a requested context that needs a second factor.
     let needs_more = request::context_for(
         pending.requested_context.as_ref(),
@@ -609,6 +647,30 @@ async fn init_inner(
     )
     .await
     .map_err(|e| (Some(ctx), e.into()))
+}
+
+/// Whether `user` is the request's Subject: its NameID is the one this SP gets for the user
+/// in that format (or the SP's). A transient NameID never names anyone again.
+fn is_subject(
+    state: &AppState,
+    sp: &saml_sp::Model,
+    user: &user::Model,
+    subject: &request::Subject,
+) -> bool {
+    let format = subject
+        .format
+        .as_deref()
+        .or(Some(sp.name_id_format.as_str()))
+        .and_then(NameIdFormat::parse)
+        .unwrap_or(NameIdFormat::Unspecified);
+    match format {
+        NameIdFormat::Transient => false,
+        NameIdFormat::EmailAddress | NameIdFormat::Unspecified => {
+            subject.name_id.eq_ignore_ascii_case(&user.email)
+        }
+        NameIdFormat::Persistent => name_id(state, sp, user, format)
+            .is_ok_and(|mine| crate::crypto::ct_eq(mine.as_bytes(), subject.name_id.as_bytes())),
+    }
 }
 
 /// The NameID for the user at this SP.

@@ -37,7 +37,11 @@ async fn confidential_and_public_clients_and_their_secrets() {
         "https://app.example.com",
     ]));
     let obj = created.as_object().unwrap();
-    assert_eq!(obj.len(), 2, "{created}");
+    assert_eq!(obj.len(), 3, "{created}");
+    assert_eq!(
+        created["auth_methods"],
+        serde_json::json!(["client_secret_basic", "client_secret_post"])
+    );
     let client_id = created["client_id"].as_str().unwrap();
     let secret = created["client_secret"].as_str().unwrap();
     assert!(secret.len() >= 43, "at least 256 bits");

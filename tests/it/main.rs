@@ -16,6 +16,7 @@ mod keys;
 mod limits;
 mod mail;
 mod mfa;
+mod oauth;
 mod oidc;
 mod ops;
 mod outside;

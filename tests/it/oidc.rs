@@ -647,15 +647,16 @@ async fn token_endpoint_errors_and_code_replay_revokes_what_the_code_gave() {
         )
         .await;
     expect_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    // client_secret_post for a client registered with client_secret_basic.
+    // client_secret_post for a client registered explicitly with client_secret_basic.
+    let pinned = client(&s, |c| c.auth_method = Some("client_secret_basic".into())).await;
     let res = b
         .post(
             "/t/default/oauth2/token",
             &[
                 ("grant_type", "authorization_code"),
                 ("code", "x"),
-                ("client_id", &rp.id),
-                ("client_secret", rp.secret.as_deref().unwrap()),
+                ("client_id", &pinned.id),
+                ("client_secret", pinned.secret.as_deref().unwrap()),
             ],
         )
         .await;

@@ -1165,3 +1165,189 @@ async fn attributes_come_from_the_account_and_scim() {
     assert!(xml.contains("FriendlyName=\"isMemberOf\""));
     assert!(xml.contains("NameFormat=\"urn:oasis:names:tc:SAML:2.0:attrname-format:uri\""));
 }
+
+/// The environment of a run of the pysaml2 SP (tests/outside/py/pysaml2_slo.py).
+fn pysaml2_env<'a>(
+    idp: &'a Idp,
+    work: &'a std::path::Path,
+    md: &'a str,
+    phase: &'a str,
+) -> Vec<(&'static str, String)> {
+    vec![
+        ("PHASE", phase.to_string()),
+        ("WORKDIR", work.display().to_string()),
+        ("SP_ENTITY_ID", "https://py.example/sp".to_string()),
+        ("SP_BASE", "https://py.example".to_string()),
+        ("IDP_METADATA", md.to_string()),
+        ("IDP_ENTITY_ID", idp.entity_id()),
+    ]
+}
+
+async fn pysaml2(env: Vec<(&'static str, String)>) -> serde_json::Value {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    crate::outside::python("pysaml2_slo.py", &pairs).await
+}
+
+/// Issue 16 §4: pysaml2 in its defaults signs HTTP-Redirect LogoutRequests with RSA-SHA1.
+/// Refused by default, with a message that says why and what to do; accepted (and audited)
+/// once the SP is registered with `--allow-sha1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pysaml2_sha1_logout_is_refused_with_the_reason_until_the_sp_allows_sha1() {
+    let idp = Idp::start().await;
+    let work = tempfile::tempdir().unwrap();
+    let md_file = work.path().join("idp-metadata.xml");
+    std::fs::write(&md_file, idp.metadata().await).unwrap();
+    let md_path = md_file.display().to_string();
+    let env = |phase: &'static str| pysaml2_env(&idp, work.path(), &md_path, phase);
+
+    // The SP registers from the metadata pysaml2 writes for itself; pysaml2 wants the
+    // Response signed by default, so the operator says so.
+    let sp_md = pysaml2(env("metadata")).await;
+    idp.register_xml(
+        sp_md["metadata"].as_str().unwrap(),
+        &["--sign-response", "true"],
+    );
+
+    // pysaml2 signs in (its AuthnRequest over Redirect) and reads the assertion.
+    let b = idp.s.browser();
+    let authn = pysaml2(env("authn")).await;
+    let url = authn["url"].as_str().unwrap();
+    let res = b.get(url.strip_prefix(&idp.s.base).unwrap()).await;
+    let (xml, _) = posted(follow(&b, res).await, "https://py.example/acs").await;
+    let mut acs = env("acs");
+    acs.push((
+        "SAML_RESPONSE",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, xml),
+    ));
+    let who = pysaml2(acs).await;
+    assert_eq!(who["name_id"], EMAIL);
+
+    // Its LogoutRequest, RSA-SHA1 by default: refused, saying so; still signed in.
+    let logout = pysaml2(env("logout")).await;
+    let url = logout["url"].as_str().unwrap();
+    assert!(
+        url.contains("SigAlg=http%3A%2F%2Fwww.w3.org%2F2000%2F09%2Fxmldsig%23rsa-sha1"),
+        "{url}"
+    );
+    let res = b.get(url.strip_prefix(&idp.s.base).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains(
+            "signed with RSA-SHA1, which this IdP does not accept; sign with RSA-SHA256 or \
+             allow SHA-1 for this SP"
+        ),
+        "{page}"
+    );
+    assert_eq!(b.get("/t/acme/account").await.status(), StatusCode::OK);
+    assert!(
+        !idp.s
+            .audit_actions()
+            .await
+            .iter()
+            .any(|(a, _, _)| a == "saml.sha1_accepted")
+    );
+
+    // The operator allows SHA-1 for this legacy SP: the same default request now works.
+    let out = idp.s.cli(&[
+        "saml-sp",
+        "update",
+        "--tenant",
+        "acme",
+        "https://py.example/sp",
+        "--allow-sha1",
+        "true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["allow_sha1"], true);
+    let logout = pysaml2(env("logout")).await;
+    let url = logout["url"].as_str().unwrap();
+    let res = b.get(url.strip_prefix(&idp.s.base).unwrap()).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = location(&res);
+    assert!(
+        to.starts_with("https://py.example/slo?SAMLResponse="),
+        "{to}"
+    );
+    let md = idp.metadata().await;
+    let answer = verify_redirect(&to, &idp_signing_certs(&md)).unwrap();
+    assert_eq!(status_of(&answer), vec!["Success"]);
+    assert_eq!(
+        b.get("/t/acme/account").await.status(),
+        StatusCode::SEE_OTHER,
+        "signed out at the IdP"
+    );
+    let audit = idp.s.audit_actions().await;
+    let sha1: Vec<_> = audit
+        .iter()
+        .filter(|(a, _, _)| a == "saml.sha1_accepted")
+        .collect();
+    assert_eq!(sha1.len(), 1, "{audit:?}");
+    assert_eq!(sha1[0].1, "saml_sp:https://py.example/sp");
+    assert!(audit.iter().any(|(a, _, _)| a == "saml.sp.update"));
+    idp.s.stop().await;
+}
+
+/// Issue 17 §11 (SAML core §3.4.1.4): an AuthnRequest naming a `<Subject>` is answered about
+/// that subject or with an error, never with a Success for whoever is signed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authn_request_for_another_subject_is_denied() {
+    let idp = Idp::start().await;
+    idp.s
+        .create_user("acme", "bob@example.com", "bob's own long password")
+        .await;
+    let sp = idp.register("subj", false, &[]);
+    let md = idp.metadata().await;
+    let b = idp.s.browser();
+    // Ann is signed in at the IdP (a while ago).
+    session_index_at(&idp, &b, &sp, &md).await;
+    idp.s.clock.advance(chrono::Duration::seconds(5));
+
+    let with_subject = |name_id: &str| {
+        let (id, xml) = sp.authn_request(&AuthnOpts {
+            destination: Some(idp.sso()),
+            ..AuthnOpts::default()
+        });
+        let subject = format!(
+            "</saml:Issuer><saml:Subject><saml:NameID Format=\"{NAMEID_EMAIL}\">{}</saml:NameID></saml:Subject>",
+            esc(name_id)
+        );
+        (id, xml.replacen("</saml:Issuer>", &subject, 1))
+    };
+
+    // Bob's Subject while Ann's session exists: the sign-in page is shown again (the session
+    // predates the request), and Ann signing in again still gets no assertion for herself.
+    let (id, xml) = with_subject("bob@example.com");
+    let q = sp.redirect_query(&xml, None, true);
+    let res = b.get(&format!("/t/acme/saml/sso?{q}")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = b.get(&location(&res)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        location(&res).starts_with("/t/acme/login"),
+        "asks for a sign-in"
+    );
+    let (resp, _) = posted(follow(&b, res).await, &sp.acs_url).await;
+    assert!(resp.contains(&format!("InResponseTo=\"{id}\"")));
+    assert_eq!(status_of(&resp), vec!["Requester", "RequestDenied"]);
+    assert!(!resp.contains(":Assertion"), "no assertion: {resp}");
+
+    // Ann's own Subject: Success about Ann, without asking again.
+    let (id, xml) = with_subject(EMAIL);
+    let q = sp.redirect_query(&xml, None, true);
+    let res = follow(&b, b.get(&format!("/t/acme/saml/sso?{q}")).await).await;
+    let (resp, _) = posted(res, &sp.acs_url).await;
+    assert_eq!(status_of(&resp), vec!["Success"]);
+    let a = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&resp, Some(&[id.as_str()]))
+        .unwrap();
+    let subject = a.subject.unwrap().name_id.unwrap().value;
+    assert_eq!(subject, EMAIL);
+    idp.s.stop().await;
+}
