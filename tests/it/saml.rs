@@ -1293,6 +1293,83 @@ async fn pysaml2_sha1_logout_is_refused_with_the_reason_until_the_sp_allows_sha1
     idp.s.stop().await;
 }
 
+/// The same rule over HTTP-POST: an enveloped RSA-SHA1 signature on a LogoutRequest is refused
+/// with its reason, and verified (and audited) once the SP may use SHA-1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sha1_enveloped_logout_over_post_is_refused_until_allowed() {
+    let idp = Idp::start().await;
+    let sp = idp.register("legacy", true, &[]);
+    let md = idp.metadata().await;
+    let b = idp.s.browser();
+    let session_index = session_index_at(&idp, &b, &sp, &md).await;
+    let sha1_field = |xml: &str| {
+        b64(sign_enveloped_with(
+            xml,
+            &sp.key,
+            Some(&sp.cert_der),
+            "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+            "http://www.w3.org/2000/09/xmldsig#sha1",
+        )
+        .as_bytes())
+    };
+    let (_, lr) = sp.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&session_index));
+    let res = b
+        .post("/t/acme/saml/slo", &[("SAMLRequest", &sha1_field(&lr))])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("signed with RSA-SHA1"));
+    assert_eq!(b.get("/t/acme/account").await.status(), StatusCode::OK);
+
+    let out = idp.s.cli(&[
+        "saml-sp",
+        "update",
+        "--tenant",
+        "acme",
+        &sp.entity_id,
+        "--allow-sha1",
+        "true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A tampered SHA-1 request is still refused: the signature is checked, not waved through.
+    let (_, lr) = sp.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&session_index));
+    let signed = sign_enveloped_with(
+        &lr,
+        &sp.key,
+        Some(&sp.cert_der),
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+        "http://www.w3.org/2000/09/xmldsig#sha1",
+    );
+    let tampered = b64(signed.replace(&session_index, "_other").as_bytes());
+    let res = b
+        .post("/t/acme/saml/slo", &[("SAMLRequest", &tampered)])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let (lr_id, lr) = sp.logout_request(&idp.slo(), EMAIL, NAMEID_EMAIL, Some(&session_index));
+    let res = b
+        .post("/t/acme/saml/slo", &[("SAMLRequest", &sha1_field(&lr))])
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let answer = verify_redirect(&location(&res), &idp_signing_certs(&md)).unwrap();
+    assert!(answer.contains(&format!("InResponseTo=\"{lr_id}\"")));
+    assert_eq!(status_of(&answer), vec!["Success"]);
+    assert_eq!(
+        b.get("/t/acme/account").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        idp.s
+            .audit_actions()
+            .await
+            .iter()
+            .any(|(a, _, _)| a == "saml.sha1_accepted")
+    );
+    idp.s.stop().await;
+}
+
 /// Issue 17 §11 (SAML core §3.4.1.4): an AuthnRequest naming a `<Subject>` is answered about
 /// that subject or with an error, never with a Success for whoever is signed in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

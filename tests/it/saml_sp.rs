@@ -312,6 +312,23 @@ impl TestSp {
 /// `XmlSec::sign_xml`. The result starts with an `<?xml …?>` declaration; the first
 /// `ds:Signature` in document order must be the new one (sign inner elements first).
 pub fn sign_enveloped(xml: &str, key: &PKey<Private>, cert_der: Option<&[u8]>) -> String {
+    sign_enveloped_with(
+        xml,
+        key,
+        cert_der,
+        RSA_SHA256,
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+    )
+}
+
+/// [`sign_enveloped`] with another SignatureMethod and DigestMethod (legacy SPs: RSA-SHA1).
+pub fn sign_enveloped_with(
+    xml: &str,
+    key: &PKey<Private>,
+    cert_der: Option<&[u8]>,
+    sig_alg: &str,
+    digest_alg: &str,
+) -> String {
     let (root_start, root_end) = root_start_tag(xml);
     let id = attr(&xml[root_start..root_end], "ID").expect("root element has an ID");
     let key_info = cert_der
@@ -320,7 +337,7 @@ pub fn sign_enveloped(xml: &str, key: &PKey<Private>, cert_der: Option<&[u8]>) -
         })
         .unwrap_or_default();
     let template = format!(
-        r##"<ds:Signature xmlns:ds="{NS_DS}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{RSA_SHA256}"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/>{key_info}</ds:Signature>"##
+        r##"<ds:Signature xmlns:ds="{NS_DS}"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/><ds:SignatureMethod Algorithm="{sig_alg}"/><ds:Reference URI="#{id}"><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/><ds:Transform Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/></ds:Transforms><ds:DigestMethod Algorithm="{digest_alg}"/><ds:DigestValue/></ds:Reference></ds:SignedInfo><ds:SignatureValue/>{key_info}</ds:Signature>"##
     );
     // Right after <…Issuer>…</…Issuer> when that is the root's first child element.
     let first_child = root_end + xml[root_end..].find('<').unwrap_or(0);
