@@ -16,6 +16,7 @@ use super::tokens;
 use crate::accounts::users;
 use crate::grants;
 use crate::http::cors;
+use crate::ratelimit::Kind;
 use crate::state::AppState;
 
 async fn introspect(
@@ -25,14 +26,7 @@ async fn introspect(
     body: &[u8],
 ) -> Result<Value, OAuthError> {
     let form = token::read_form(req, body)?;
-    let caller = token::client(state, tenant, req, &form).await?;
-    state
-        .limit(
-            Some(tenant),
-            crate::ratelimit::Kind::Introspection,
-            &caller.client_id,
-        )
-        .await?;
+    let caller = token::client(state, tenant, req, &form, Kind::Introspection).await?;
     // A public client cannot prove who it is: it may not probe tokens (RFC 7662 §4).
     if caller.auth_method == "none" {
         return Err(OAuthError::invalid_client(

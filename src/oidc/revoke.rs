@@ -15,6 +15,7 @@ use super::token;
 use super::tokens;
 use crate::grants;
 use crate::http::cors;
+use crate::ratelimit::Kind;
 use crate::state::AppState;
 
 fn not_yours() -> OAuthError {
@@ -28,14 +29,7 @@ async fn revoke(
     body: &[u8],
 ) -> Result<(), OAuthError> {
     let form = token::read_form(req, body)?;
-    let client = token::client(state, tenant, req, &form).await?;
-    state
-        .limit(
-            Some(tenant),
-            crate::ratelimit::Kind::Introspection,
-            &client.client_id,
-        )
-        .await?;
+    let client = token::client(state, tenant, req, &form, Kind::Introspection).await?;
     let Some(t) = form.opt("token") else {
         return Err(OAuthError::invalid_request("token is missing"));
     };

@@ -7,8 +7,6 @@
 //! A script gets its inputs as environment variables, prints one JSON object on its last line
 //! of standard output and exits 0; anything else fails the test with its output.
 
-#![allow(dead_code)] // until the first outside-client test lands (removed at merge)
-
 use std::path::PathBuf;
 use std::process::Stdio;
 

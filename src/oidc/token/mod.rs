@@ -148,12 +148,14 @@ pub async fn tenant(state: &AppState, slug: &str) -> Result<tenant::Model, OAuth
         .ok_or_else(|| OAuthError::not_found("unknown tenant"))
 }
 
-/// Authenticate the calling client for an endpoint of this tenant.
+/// Authenticate the calling client for an endpoint of this tenant and count the request
+/// against the client's `limit` (a failed authentication counts against the address).
 pub async fn client(
     state: &AppState,
     tenant: &tenant::Model,
     req: &HttpRequest,
     form: &Form,
+    limit: crate::ratelimit::Kind,
 ) -> Result<client::Model, OAuthError> {
     let token_endpoint = format!("{}{}", state.config.issuer(&tenant.slug), routes::TOKEN);
     let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
@@ -164,7 +166,9 @@ pub async fn client(
     if res.as_ref().is_err_and(|e| e.error == "invalid_client") {
         state.credentials_failed(tenant, meta.ip.as_deref()).await;
     }
-    res
+    let client = res?;
+    state.limit(Some(tenant), limit, &client.client_id).await?;
+    Ok(client)
 }
 
 async fn exchange(
@@ -174,14 +178,7 @@ async fn exchange(
     body: &[u8],
 ) -> Result<TokenResponse, OAuthError> {
     let form = read_form(req, body)?;
-    let client = client(state, tenant, req, &form).await?;
-    state
-        .limit(
-            Some(tenant),
-            crate::ratelimit::Kind::Token,
-            &client.client_id,
-        )
-        .await?;
+    let client = client(state, tenant, req, &form, crate::ratelimit::Kind::Token).await?;
     let Some(grant_type) = form.opt("grant_type") else {
         return Err(OAuthError::invalid_request("grant_type is missing"));
     };
