@@ -325,3 +325,21 @@ async fn record_failure(
     )
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_start_at_the_limit_and_double_up_to_the_longest() {
+        let p = Policy {
+            max_failures: 5,
+            ip_max_failures: 50,
+            window_secs: 900,
+            lockout_secs: 900,
+        };
+        let delays: Vec<u64> = (1..=10).map(|n| p.delay_after(n)).collect();
+        assert_eq!(delays, [0, 0, 0, 0, 60, 120, 240, 480, 900, 900]);
+        assert_eq!(p.delay_after(u64::MAX), 900);
+    }
+}

@@ -163,7 +163,25 @@ async fn taken(
     state.hasher.hash(form.text("password")).await?;
     let address = form.text("email").trim();
     let email = crate::accounts::validation::parse_email(address)?;
-    if let Some(owner) = users::find_by_email(&state.db, tenant.id, &email).await? {
+    let Some(owner) = users::find_by_email(&state.db, tenant.id, &email).await? else {
+        return check_your_email(tenant, address);
+    };
+    crate::audit::record(
+        &state.db,
+        state.now(),
+        crate::audit::Event::new(actions::USER_SIGNUP, "anonymous".into(), meta)
+            .tenant(tenant.id)
+            .target(crate::audit::user_actor(owner.id))
+            .failed()
+            .details(serde_json::json!({ "reason": "address_taken" })),
+    )
+    .await?;
+    // At most a few such messages an hour per account, however many strangers try.
+    let notify = state
+        .limit(Some(tenant), Kind::EmailVerification, &owner.id.to_string())
+        .await
+        .is_ok();
+    if notify {
         crate::accounts::notices::signup_with_taken_address(
             &state.db,
             &state.email_ctx(tenant),
@@ -172,16 +190,6 @@ async fn taken(
         )
         .await?;
         state.mailer.wake();
-        crate::audit::record(
-            &state.db,
-            state.now(),
-            crate::audit::Event::new(actions::USER_SIGNUP, "anonymous".into(), meta)
-                .tenant(tenant.id)
-                .target(crate::audit::user_actor(owner.id))
-                .failed()
-                .details(serde_json::json!({ "reason": "address_taken" })),
-        )
-        .await?;
     }
     check_your_email(tenant, address)
 }
