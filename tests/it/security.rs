@@ -321,6 +321,96 @@ async fn an_unverified_account_cannot_add_factors_and_a_reset_removes_earlier_on
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owners_reset_ends_the_pre_registered_attackers_tokens() {
+    let sink = SmtpSink::start().await;
+    let url = sink.url();
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = "off".into();
+        c.smtp_url = Some(plinto::config::Secret(url));
+        c.mail_poll_interval_ms = 50;
+    })
+    .await;
+    // The default tenant opens sign-up (an existing tenant: verification stays off).
+    let change = plinto::tenants::TenantUpdate {
+        allow_signup: Some(true),
+        ..Default::default()
+    };
+    plinto::tenants::update(
+        &s.state.db,
+        s.state.now(),
+        "default",
+        change,
+        "test",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    s.clock.advance(Duration::seconds(11)); // past the read cache
+    let attacker = s.browser();
+    let res = attacker
+        .submit(
+            "/t/default/signup",
+            "/t/default/signup",
+            &[
+                ("email", OWNER),
+                ("password", "attacker's own password"),
+                ("password_confirm", "attacker's own password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // An app the attacker signs in to holds a refresh token of the account.
+    let rp = crate::oidc::client(&s, |c| c.skip_consent = true).await;
+    let code = crate::oidc::code_as(&s, &attacker, &rp, OWNER, "attacker's own password").await;
+    let tokens: Value = crate::oidc::exchange(&s, &rp, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_string();
+
+    // The owner resets the password through the link to their address.
+    let b = s.browser();
+    b.submit(
+        "/t/default/password/forgot",
+        "/t/default/password/forgot",
+        &[("email", OWNER)],
+    )
+    .await;
+    let mail = mail_to(&sink, 2, OWNER).await;
+    let m = mail.iter().find(|m| m.subject().contains("Reset")).unwrap();
+    let prefix = format!("{}/t/default/password/reset?token=", s.base);
+    let link = m
+        .link(&prefix)
+        .unwrap()
+        .strip_prefix(&s.base)
+        .unwrap()
+        .to_string();
+    let res = post_form_of(
+        &b,
+        &link,
+        "/t/default/password/reset",
+        &[
+            ("password", NEW_PASSWORD),
+            ("password_confirm", NEW_PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = crate::oidc::refresh(&s, &rp, &refresh_token).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert_eq!(
+        attacker.get("/t/default/account").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert!(user(&s, OWNER).await.email_verified);
+    s.stop().await;
+    sink.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_tenants_with_sign_up_require_verification_by_default() {
     let s = server(|_| {}).await;
     let out = s.cli(&["tenant", "create", "shop", "--allow-signup"]);
