@@ -612,6 +612,9 @@ async fn a_passkey_reauthenticates_a_session() {
     add_passkey(&s, &b, &mut key).await.unwrap();
     s.clock.advance(Duration::minutes(6));
     let reauth = "/t/acme/account/reauth?return_to=%2Ft%2Facme%2Faccount";
+    let mut another = SoftPasskey::new(true);
+    let refused = add_passkey(&s, &b, &mut another).await.unwrap_err();
+    assert_eq!(refused["body"]["redirect"], reauth, "{refused}");
     let html = b.get(reauth).await.text().await.unwrap();
     assert!(
         html.contains("data-passkey=\"mfa\""),
@@ -635,7 +638,6 @@ async fn a_passkey_reauthenticates_a_session() {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{done}");
-    let mut another = SoftPasskey::new(true);
     add_passkey(&s, &b, &mut another).await.unwrap();
     s.stop().await;
 }
