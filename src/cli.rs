@@ -202,8 +202,9 @@ pub enum TenantCommand {
         #[arg(long)]
         allow_signup: bool,
         /// Refuse password sign-in until the user has verified their email address
-        #[arg(long)]
-        require_email_verification: bool,
+        /// (default: true with --allow-signup, else false)
+        #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+        require_email_verification: Option<bool>,
         /// Rate limits of this tenant over the configured ones, e.g. "login=5/min,token=off"
         #[arg(long, value_name = "SPEC")]
         rate_limits: Option<String>,
@@ -436,6 +437,8 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                 "id": t.id,
                 "slug": t.slug,
                 "issuer": state.config.issuer(&t.slug),
+                "allow_signup": t.allow_signup,
+                "require_email_verification": t.require_email_verification,
             }));
         }
         TenantCommand::Update {

@@ -73,12 +73,15 @@ pub struct Config {
     pub session_idle_timeout_secs: u64,
     /// A session ends this many seconds after sign-in, whatever happens.
     pub session_max_lifetime_secs: u64,
-    /// Failed sign-ins for one account within the window that lock it.
+    /// Wrong passwords for one account from one IP address before that address waits (1 min,
+    /// doubling with each further failure); other addresses are not affected.
     pub login_max_failures: u64,
     /// Failed sign-ins from one IP address within the window before it is throttled.
     pub login_ip_max_failures: u64,
+    /// The window of the per-address counter; an (account, address) counter lasts this long
+    /// plus `login_lockout_secs` from its first failure.
     pub login_failure_window_secs: u64,
-    /// How long a locked account stays locked.
+    /// The longest delay of an (account, address).
     pub login_lockout_secs: u64,
     /// argon2id memory cost in KiB (OWASP: 19456).
     pub argon2_m_cost: u32,

@@ -64,6 +64,7 @@
       headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
     }).then(function (r) {
       return r.json().then(function (j) {
+        if (!r.ok && j.redirect) { window.location.assign(j.redirect); }
         if (!r.ok) { throw new Error(j.error || "The request failed."); }
         return j;
       });

@@ -51,6 +51,7 @@ pub async fn plinto(target: &Target, n: usize, connections: usize) -> anyhow::Re
                 revoked_at: Set(None),
                 amr: Set("pwd".into()),
                 mfa_at: Set(None),
+                auth_at: Set(Some(now)),
             });
             tokens.push(token);
         }

@@ -20,6 +20,9 @@ pub struct Model {
     pub amr: String,
     /// When a second factor was last proven in this session.
     pub mfa_at: Option<DateTimeUtc>,
+    /// When the user last proved who they are in this session (sign-in or re-authentication);
+    /// `None` on sessions older than the column: their `created_at` stands for it.
+    pub auth_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

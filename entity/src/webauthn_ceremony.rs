@@ -13,6 +13,9 @@ pub struct Model {
     pub state: Json,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
+    /// Keyed hash of the random value of the cookie set in the browser that began the
+    /// ceremony (passwordless sign-in): only that browser can finish it.
+    pub browser_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,11 @@ use crate::mail::{Mailer, outbox};
 
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const PASSWORD_RESET: &str = "password_reset";
+/// The link to the old address after an address change, to take it back.
+pub const EMAIL_UNDO: &str = "email_undo";
+
+/// How long the old address can undo an address change.
+pub const UNDO_TTL: Duration = Duration::days(7);
 
 /// What the flows need besides the database: the clock, keys, mailer and lifetimes.
 #[derive(Clone)]
@@ -37,6 +42,7 @@ pub struct Ctx<'a> {
 /// The links in the messages.
 pub const VERIFY_PATH: &str = crate::http::routes::VERIFY_EMAIL;
 pub const RESET_PATH: &str = crate::http::routes::PASSWORD_RESET;
+pub const UNDO_PATH: &str = crate::http::routes::EMAIL_UNDO;
 
 async fn issue(
     db: &impl ConnectionTrait,
@@ -155,7 +161,9 @@ pub async fn send_verification(
 }
 
 /// Ask for a change of address: the new address gets a verification link, and the account
-/// keeps its current address until the link is used.
+/// keeps its current address until the link is used. When another account has the address,
+/// its owner is told instead, and the caller answers exactly as for a free address (no
+/// enumeration of accounts through this form).
 pub async fn request_email_change<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     ctx: &Ctx<'_>,
@@ -171,28 +179,76 @@ pub async fn request_email_change<C: ConnectionTrait + TransactionTrait>(
             "this is already your email address",
         ));
     }
-    if users::find_by_email(db, tenant.id, &email).await?.is_some() {
-        return Err(DomainError::Conflict(
-            "an account with this email address already exists".into(),
-        ));
-    }
     let txn = crate::db::begin(db).await?;
-    send_verification(&txn, ctx, tenant, user, &email.display, meta).await?;
+    match users::find_by_email(&txn, tenant.id, &email).await? {
+        Some(owner) => {
+            super::notices::email_change_to_taken_address(&txn, ctx, tenant, &owner).await?;
+            audit::record(
+                &txn,
+                ctx.now,
+                audit::Event::new(actions::EMAIL_CHANGE, audit::user_actor(user.id), meta)
+                    .tenant(tenant.id)
+                    .target(audit::user_actor(user.id))
+                    .failed()
+                    .details(serde_json::json!({ "reason": "address_taken" })),
+            )
+            .await?;
+        }
+        None => send_verification(&txn, ctx, tenant, user, &email.display, meta).await?,
+    }
     txn.commit().await?;
     Ok(())
 }
 
+/// Give the account the address `email` (verified): its SCIM emails follow, and its SCIM
+/// userName too when that was the address.
+async fn set_address(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user: user::Model,
+    email: &validation::Email,
+) -> DomainResult<user::Model> {
+    let old = user.email.clone();
+    let changing = email.normalized != user.email_normalized;
+    let mut doc = user.scim.clone();
+    let user_name_was_email = user.user_name_normalized == user.email_normalized;
+    let mut active = user.into_active_model();
+    active.email_verified = Set(true);
+    if changing {
+        active.email = Set(email.display.clone());
+        active.email_normalized = Set(email.normalized.clone());
+        users::replace_email(&mut doc, &old, &email.display);
+        active.scim_search = Set(users::search_copy(&doc));
+        active.scim = Set(doc);
+        // An account whose SCIM userName was its address keeps it so.
+        if user_name_was_email {
+            active.user_name = Set(email.display.clone());
+            active.user_name_normalized = Set(email.normalized.clone());
+        }
+    }
+    active.updated_at = Set(now);
+    let user = active.update(db).await.map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+            DomainError::Conflict("another account took this email address in the meantime".into())
+        }
+        _ => e.into(),
+    })?;
+    users::bump_version(db, user.id).await?;
+    Ok(user)
+}
+
 /// Use a verification link: the address it was sent to becomes the account's verified
-/// address. `None` when the link is unknown, used or expired.
+/// address. After a change, the old address is told, with a link that undoes it (single use,
+/// [`UNDO_TTL`]). `None` when the link is unknown, used or expired.
 pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
     db: &C,
-    now: DateTime<Utc>,
-    key: &SubKey,
+    ctx: &Ctx<'_>,
     tenant: &tenant::Model,
     token: &str,
     meta: &RequestMeta,
 ) -> DomainResult<Option<user::Model>> {
-    let Some((t, user)) = find_live(db, now, key, tenant.id, VERIFY_EMAIL, token).await? else {
+    let now = ctx.now;
+    let Some((t, user)) = find_live(db, now, ctx.key, tenant.id, VERIFY_EMAIL, token).await? else {
         return Ok(None);
     };
     let email = validation::parse_email(&t.email)?;
@@ -212,30 +268,7 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
     }
     let id = user.id;
     let old = user.email.clone();
-    let mut doc = user.scim.clone();
-    let user_name_was_email = user.user_name_normalized == user.email_normalized;
-    let mut active = user.into_active_model();
-    active.email_verified = Set(true);
-    if changing {
-        active.email = Set(email.display.clone());
-        active.email_normalized = Set(email.normalized.clone());
-        users::replace_email(&mut doc, &old, &email.display);
-        active.scim_search = Set(users::search_copy(&doc));
-        active.scim = Set(doc);
-        // An account whose SCIM userName was its address keeps it so.
-        if user_name_was_email {
-            active.user_name = Set(email.display.clone());
-            active.user_name_normalized = Set(email.normalized.clone());
-        }
-    }
-    active.updated_at = Set(now);
-    let user = active.update(&txn).await.map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            DomainError::Conflict("another account took this email address in the meantime".into())
-        }
-        _ => e.into(),
-    })?;
-    users::bump_version(&txn, user.id).await?;
+    let user = set_address(&txn, now, user, &email).await?;
     let mut event = audit::Event::new(
         if changing {
             actions::EMAIL_CHANGE
@@ -249,8 +282,71 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
     .target(audit::user_actor(id));
     if changing {
         event = event.details(serde_json::json!({ "from": old, "to": user.email }));
+        let undo = issue(&txn, ctx, &user, EMAIL_UNDO, &old, UNDO_TTL).await?;
+        let valid_for = templates::duration_words(UNDO_TTL.num_seconds().max(0) as u64);
+        super::notices::email_changed(
+            &txn,
+            ctx,
+            tenant,
+            &old,
+            &user.email,
+            &link(ctx, UNDO_PATH, &undo),
+            &valid_for,
+        )
+        .await?;
     }
     audit::record(&txn, now, event).await?;
+    txn.commit().await?;
+    Ok(Some(user))
+}
+
+/// Use the undo link sent to the old address after a change: the account gets that address
+/// back (verified), and every session and grant of the account ends, since whoever changed
+/// the address may still hold one. `None` when the link is unknown, used or expired.
+pub async fn undo_email_change<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    key: &SubKey,
+    tenant: &tenant::Model,
+    token: &str,
+    meta: &RequestMeta,
+) -> DomainResult<Option<user::Model>> {
+    let Some((t, user)) = find_live(db, now, key, tenant.id, EMAIL_UNDO, token).await? else {
+        return Ok(None);
+    };
+    let email = validation::parse_email(&t.email)?;
+    if users::find_by_email(db, tenant.id, &email)
+        .await?
+        .is_some_and(|other| other.id != user.id)
+    {
+        return Err(DomainError::Conflict(
+            "another account took this email address in the meantime".into(),
+        ));
+    }
+    let txn = crate::db::begin(db).await?;
+    if !consume(&txn, now, &t).await? {
+        return Ok(None);
+    }
+    let id = user.id;
+    let from = user.email.clone();
+    let user = set_address(&txn, now, user, &email).await?;
+    let sessions = sessions::revoke_all(&txn, now, id, None).await?;
+    let grants = crate::grants::revoke_user_grants(&txn, now, id).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::EMAIL_CHANGE, audit::user_actor(id), meta)
+            .tenant(tenant.id)
+            .target(audit::user_actor(id))
+            .details(serde_json::json!({
+                "from": from,
+                "to": user.email,
+                "undo": true,
+                "sessions_ended": sessions,
+                "grants_revoked": grants,
+            })),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Some(user))
 }
@@ -315,9 +411,20 @@ pub struct NewPassword<'a> {
     pub confirm: &'a str,
 }
 
+/// What a password reset did.
+#[derive(Debug)]
+pub struct ResetDone {
+    pub user: user::Model,
+    /// The address had not been verified: the passkeys, authenticator app and recovery codes
+    /// (all set up before the address was proven) were removed.
+    pub factors_removed: bool,
+}
+
 /// Use a reset link: set the new password, end every session and grant (refresh and access
-/// tokens) of the user, and tell them by email. `Ok(None)`: the link is unknown, used or
-/// expired.
+/// tokens) of the user, and tell them by email. The link proves the address: if it was not
+/// verified yet, every second factor and passkey goes too, since whoever set them up had not
+/// proven it (a pre-account takeover: an attacker signs up with the victim's address first).
+/// `Ok(None)`: the link is unknown, used or expired.
 pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     ctx: &Ctx<'_>,
@@ -325,7 +432,7 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     tenant: &tenant::Model,
     input: NewPassword<'_>,
     meta: &RequestMeta,
-) -> DomainResult<Option<user::Model>> {
+) -> DomainResult<Option<ResetDone>> {
     let Some((t, user)) =
         find_live(db, ctx.now, ctx.key, tenant.id, PASSWORD_RESET, input.token).await?
     else {
@@ -342,6 +449,10 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
         return Ok(None);
     }
     let id = user.id;
+    let factors_removed = !user.email_verified && crate::mfa::enrolled(&txn, id).await?;
+    if !user.email_verified {
+        crate::mfa::reset(&txn, id).await?;
+    }
     let mut active = user.into_active_model();
     active.password_hash = Set(Some(hash));
     active.must_change_password = Set(false);
@@ -358,12 +469,22 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
         audit::Event::new(actions::PASSWORD_RESET, audit::user_actor(id), meta)
             .tenant(tenant.id)
             .target(audit::user_actor(id))
-            .details(serde_json::json!({ "sessions_ended": sessions, "grants_revoked": grants })),
+            .details(serde_json::json!({
+                "sessions_ended": sessions,
+                "grants_revoked": grants,
+                "factors_removed": factors_removed,
+            })),
     )
     .await?;
     notify_password_changed(&txn, ctx, tenant, &user).await?;
+    if factors_removed {
+        super::notices::factors_removed(&txn, ctx, tenant, &user).await?;
+    }
     txn.commit().await?;
-    Ok(Some(user))
+    Ok(Some(ResetDone {
+        user,
+        factors_removed,
+    }))
 }
 
 /// Queue the "your password was changed" message (with a link to reset it, in case it was

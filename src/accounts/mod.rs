@@ -2,6 +2,7 @@
 
 pub mod email;
 pub mod login;
+pub mod notices;
 pub mod password;
 pub mod sessions;
 pub mod users;

@@ -16,6 +16,36 @@ use crate::error::{DomainError, DomainResult};
 /// How often `last_seen_at` is written at most (idle timeouts are far longer).
 const TOUCH_EVERY: Duration = Duration::seconds(60);
 
+/// How long a sign-in or re-authentication lets the session make sensitive changes (the
+/// address, factors, passkeys, recovery codes) without proving the user again ("sudo mode").
+pub const REAUTH_WINDOW: Duration = Duration::minutes(5);
+
+/// When the user last proved who they are in this session.
+pub fn authenticated_at(session: &session::Model) -> DateTime<Utc> {
+    session.auth_at.unwrap_or(session.created_at)
+}
+
+/// Whether the session proved its user within [`REAUTH_WINDOW`].
+pub fn recently_authenticated(session: &session::Model, now: DateTime<Utc>) -> bool {
+    let at = authenticated_at(session);
+    at <= now + Duration::seconds(1) && now - at <= REAUTH_WINDOW
+}
+
+/// The user proved who they are again in this session (password, passkey or second factor).
+pub async fn reauthenticated(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    session_id: Uuid,
+) -> DomainResult<()> {
+    session::Entity::update_many()
+        .col_expr(session::Column::AuthAt, Expr::value(now))
+        .filter(session::Column::Id.eq(session_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
     pub idle: Duration,
@@ -58,6 +88,7 @@ pub async fn create(
         revoked_at: Set(None),
         amr: Set(amr.to_string()),
         mfa_at: Set(amr.split(' ').any(|m| m == "mfa").then_some(now)),
+        auth_at: Set(Some(now)),
     }
     .insert(db)
     .await?;
@@ -176,6 +207,7 @@ pub async fn upgrade(
     session::Entity::update_many()
         .col_expr(session::Column::Amr, Expr::value(amr))
         .col_expr(session::Column::MfaAt, Expr::value(now))
+        .col_expr(session::Column::AuthAt, Expr::value(now))
         .filter(session::Column::Id.eq(session_id))
         .filter(session::Column::RevokedAt.is_null())
         .exec(db)

@@ -34,6 +34,8 @@ pub mod actions {
     pub const LOGIN_LOCKOUT: &str = "login.lockout";
     pub const LOGOUT: &str = "logout";
     pub const PASSWORD_CHANGE: &str = "password.change";
+    /// The user proved who they are again in a session (sudo mode).
+    pub const REAUTH: &str = "account.reauth";
     pub const PROFILE_UPDATE: &str = "profile.update";
     pub const SESSION_REVOKE: &str = "session.revoke";
     pub const KEYS_ROTATE: &str = "keys.rotate";

@@ -17,6 +17,10 @@ pub const ACCOUNT_PASSWORD: &str = "/account/password";
 pub const ACCOUNT_SESSION_REVOKE: &str = "/account/sessions/{session}/revoke";
 /// Change the account's address (a verification link goes to the new one).
 pub const ACCOUNT_EMAIL: &str = "/account/email";
+/// Prove who you are again before a sensitive change ("sudo mode"); `?return_to=`.
+pub const ACCOUNT_REAUTH: &str = "/account/reauth";
+/// The link in the message to the old address after an address change: undo it.
+pub const EMAIL_UNDO: &str = "/email/undo";
 /// Send the verification link again.
 pub const ACCOUNT_EMAIL_VERIFY: &str = "/account/email/verify";
 /// The link in verification emails: GET shows a button, POST verifies.

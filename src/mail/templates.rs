@@ -91,6 +91,38 @@ pub fn password_changed(m: &Mail<'_>) -> DomainResult<Rendered> {
     })
 }
 
+/// A security notice about the account (a factor added or removed, an address change, a
+/// sign-up attempt with the address): a subject, paragraphs and perhaps a link.
+pub struct Notice<'a> {
+    pub kind: &'static str,
+    pub subject: String,
+    pub paragraphs: Vec<String>,
+    pub link: Option<(String, &'a str)>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/account_notice.txt")]
+struct NoticeText<'a> {
+    m: &'a Mail<'a>,
+    n: &'a Notice<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/account_notice.html")]
+struct NoticeHtml<'a> {
+    m: &'a Mail<'a>,
+    n: &'a Notice<'a>,
+}
+
+pub fn account_notice(m: &Mail<'_>, n: &Notice<'_>) -> DomainResult<Rendered> {
+    Ok(Rendered {
+        kind: n.kind,
+        subject: n.subject.clone(),
+        text: render(NoticeText { m, n })?,
+        html: render(NoticeHtml { m, n })?,
+    })
+}
+
 /// "30 minutes", "24 hours", "1 hour".
 pub fn duration_words(secs: u64) -> String {
     let (n, unit) = if secs.is_multiple_of(3600) && secs >= 3600 {

@@ -19,6 +19,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
+use crate::crypto::SubKey;
 use crate::error::{DomainError, DomainResult};
 
 const CEREMONY_TTL_SECS: i64 = 300;
@@ -86,6 +87,7 @@ async fn save_ceremony(
     user_id: Option<Uuid>,
     kind: &str,
     state: serde_json::Value,
+    browser_hash: Option<String>,
 ) -> DomainResult<Uuid> {
     let id = Uuid::new_v4();
     webauthn_ceremony::ActiveModel {
@@ -96,6 +98,7 @@ async fn save_ceremony(
         state: Set(state),
         created_at: Set(now),
         expires_at: Set(now + Duration::seconds(CEREMONY_TTL_SECS)),
+        browser_hash: Set(browser_hash),
     }
     .insert(db)
     .await?;
@@ -172,6 +175,7 @@ pub async fn register_begin(
         Some(user.id),
         "register",
         json(&state)?,
+        None,
     )
     .await?;
     Ok((id, ccr))
@@ -246,23 +250,48 @@ pub async fn second_factor_begin(
         Some(user.id),
         "second_factor",
         json(&state)?,
+        None,
     )
     .await?;
     Ok((id, rcr))
 }
 
+/// A passwordless ceremony begun: its id and options, and the secret for a cookie of the
+/// browser that began it (only that browser can finish it).
+pub struct Begun {
+    pub id: Uuid,
+    pub options: RequestChallengeResponse,
+    pub browser_secret: String,
+}
+
 /// Start a passwordless (usernameless) ceremony: any discoverable credential of the tenant.
+/// Only a keyed hash of the browser secret is kept.
 pub async fn passwordless_begin(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     wa: &Webauthn,
+    key: &SubKey,
     tenant_id: Uuid,
-) -> DomainResult<(Uuid, RequestChallengeResponse)> {
+) -> DomainResult<Begun> {
     let (rcr, state) = wa
         .start_discoverable_authentication()
         .map_err(DomainError::internal)?;
-    let id = save_ceremony(db, now, tenant_id, None, "passwordless", json(&state)?).await?;
-    Ok((id, rcr))
+    let secret = crate::crypto::random_token(32)?;
+    let id = save_ceremony(
+        db,
+        now,
+        tenant_id,
+        None,
+        "passwordless",
+        json(&state)?,
+        Some(key.hash_hex(secret.as_bytes())),
+    )
+    .await?;
+    Ok(Begun {
+        id,
+        options: rcr,
+        browser_secret: secret,
+    })
 }
 
 /// What a successful assertion proved: the user, and the RFC 8176 method (`hwk` for a
@@ -337,15 +366,29 @@ pub async fn second_factor_finish(
 
 /// Finish a passwordless ceremony: the credential names its user (the user handle), and must
 /// be registered to that user in this tenant.
+#[allow(clippy::too_many_arguments)]
 pub async fn passwordless_finish(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     wa: &Webauthn,
+    key: &SubKey,
     tenant_id: Uuid,
     ceremony: Uuid,
+    browser_secret: Option<&str>,
     response: &PublicKeyCredential,
 ) -> Result<Proven, Failure> {
     let c = take_ceremony(db, now, tenant_id, ceremony, "passwordless").await?;
+    // Begun in another browser (or the cookie is gone): the ceremony is used up either way.
+    let same_browser = match (&c.browser_hash, browser_secret) {
+        (Some(stored), Some(secret)) => crate::crypto::ct_eq(
+            stored.as_bytes(),
+            key.hash_hex(secret.as_bytes()).as_bytes(),
+        ),
+        _ => false,
+    };
+    if !same_browser {
+        return Err(Failure::Expired);
+    }
     let state: DiscoverableAuthentication =
         serde_json::from_value(c.state).map_err(|_| Failure::Expired)?;
     let (user_handle, cred_id) = wa

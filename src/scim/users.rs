@@ -365,6 +365,7 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
     let password_hash = match &f.password {
         Some(pw) => {
             validation::check_password(pw, &email)?;
+            validation::check_password_user_name(pw, &f.user_name)?;
             Some(ctx.hash_password(pw).await?)
         }
         None => None,
@@ -438,6 +439,7 @@ async fn store<C: Db>(
     let password_hash = match &f.password {
         Some(pw) => {
             validation::check_password(pw, &email)?;
+            validation::check_password_user_name(pw, &f.user_name)?;
             Some(ctx.hash_password(pw).await?)
         }
         None => old.password_hash.clone(),

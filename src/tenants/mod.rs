@@ -18,7 +18,8 @@ pub struct NewTenant {
     pub slug: String,
     pub name: Option<String>,
     pub allow_signup: bool,
-    pub require_email_verification: bool,
+    /// `None`: the default, on exactly when sign-up is open (see [`default_email_verification`]).
+    pub require_email_verification: Option<bool>,
     /// Rate limits over the configured ones (see [`crate::ratelimit::Overrides::parse`]).
     pub rate_limits: Option<String>,
 }
@@ -80,6 +81,14 @@ pub fn validate_slug(slug: &str) -> DomainResult<()> {
     }
 }
 
+/// Whether a new tenant requires a verified address before password sign-in, unless told:
+/// yes when anyone can sign up. Otherwise a stranger can sign up with someone else's address
+/// and use the account as theirs until the owner turns up (and an unverified `email` claim
+/// reaches every app). Tenants whose accounts are made by administrators or SCIM need not.
+pub fn default_email_verification(allow_signup: bool) -> bool {
+    allow_signup
+}
+
 /// Create a tenant with its signing keys (encrypted under `keys`) and its audit event, in one
 /// transaction.
 pub async fn create<C: ConnectionTrait + TransactionTrait>(
@@ -111,7 +120,9 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         slug: Set(input.slug.clone()),
         name: Set(name.trim().to_string()),
         allow_signup: Set(input.allow_signup),
-        require_email_verification: Set(input.require_email_verification),
+        require_email_verification: Set(input
+            .require_email_verification
+            .unwrap_or_else(|| default_email_verification(input.allow_signup))),
         rate_limits: Set(rate_limits),
         created_at: Set(now),
         mfa_policy: Set("optional".into()),

@@ -119,6 +119,13 @@ async fn signed_in(
     }
 }
 
+/// With a tenant policy that requires a second factor, a session without one may only set
+/// one up: the way there (or to the second step, if the user has a factor), else `None`.
+async fn enrolment_only(state: &AppState, who: &SignedIn) -> Result<Option<HttpResponse>, UiError> {
+    let account = tenant_path(&who.tenant.slug, routes::ACCOUNT);
+    super::mfa::gate(state, &who.tenant, &who.session, &who.user, &account, false).await
+}
+
 async fn render(
     req: &HttpRequest,
     state: &AppState,
@@ -256,6 +263,9 @@ pub async fn profile(
         Ok(who) => who,
         Err(redirect) => return Ok(redirect),
     };
+    if let Some(redirect) = enrolment_only(&state, &who).await? {
+        return Ok(redirect);
+    }
     let meta = super::meta(&req, &state);
     match users::update_profile(
         &state.db,
@@ -282,7 +292,23 @@ pub async fn password(
         Ok(who) => who,
         Err(redirect) => return Ok(redirect),
     };
+    if let Some(redirect) = enrolment_only(&state, &who).await? {
+        return Ok(redirect);
+    }
     let meta = super::meta(&req, &state);
+    // The current password is the re-authentication; wrong ones count like wrong sign-ins.
+    if let Err((status, message)) = super::reauth::check_password(
+        &state,
+        &who.tenant,
+        &who.user,
+        form.text("current_password"),
+        super::reauth::Purpose::PasswordChange,
+        &meta,
+    )
+    .await?
+    {
+        return render(&req, &state, &who, status, vec![message], None).await;
+    }
     let change = PasswordChange {
         current: form.text("current_password"),
         new: form.text("new_password"),
@@ -361,6 +387,13 @@ pub async fn change_email(
         Ok(who) => who,
         Err(redirect) => return Ok(redirect),
     };
+    if let Some(redirect) = enrolment_only(&state, &who).await? {
+        return Ok(redirect);
+    }
+    let account = tenant_path(&who.tenant.slug, routes::ACCOUNT);
+    if let Some(redirect) = super::reauth::required(&state, &who.tenant, &who.session, &account) {
+        return Ok(redirect);
+    }
     state
         .limit(
             Some(&who.tenant),

@@ -109,6 +109,87 @@ pub async fn verify_submit(
     let meta = super::meta(&req, &state);
     let result = email::confirm_verification(
         &state.db,
+        &state.email_ctx(&tenant),
+        &tenant,
+        form.text("token"),
+        &meta,
+    )
+    .await;
+    match result {
+        Ok(Some(user)) => {
+            state.mailer.wake();
+            message_page(
+                &tenant,
+                StatusCode::OK,
+                "Email address verified",
+                &format!("{} is now your verified email address.", user.email),
+                Some((
+                    tenant_path(&tenant.slug, routes::ACCOUNT),
+                    "Go to your account",
+                )),
+            )
+        }
+        Ok(None) => dead_link(&tenant, "verification", login_link(&tenant.slug)),
+        Err(DomainError::Conflict(m)) => Err(UiError::BadRequest(super::capitalize(&m))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ui/email_undo.html")]
+struct UndoPage<'a> {
+    tenant_name: &'a str,
+    action: String,
+    csrf_token: &'a str,
+    token: &'a str,
+    email: &'a str,
+}
+
+/// `GET /t/{tenant}/email/undo?token=`: the link sent to the old address after a change.
+pub async fn undo_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let query = Form::parse(req.query_string().as_bytes())?;
+    let token = query.text("token");
+    let live = email::find_live(
+        &state.db,
+        state.now(),
+        &state.keys.email_tokens,
+        tenant.id,
+        email::EMAIL_UNDO,
+        token,
+    )
+    .await?;
+    let Some((t, _)) = live else {
+        return dead_link(&tenant, "undo", login_link(&tenant.slug));
+    };
+    let csrf = CsrfToken::issue(&req, &state)?;
+    let body = UndoPage {
+        tenant_name: &tenant.name,
+        action: tenant_path(&tenant.slug, routes::EMAIL_UNDO),
+        csrf_token: &csrf.token,
+        token,
+        email: &t.email,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, Some(csrf), body))
+}
+
+/// `POST /t/{tenant}/email/undo`.
+pub async fn undo_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> UiResult {
+    let tenant = load_tenant(&state, &path).await?;
+    let form = read_form(&req, &state, &body)?;
+    let meta = super::meta(&req, &state);
+    let result = email::undo_email_change(
+        &state.db,
         state.now(),
         &state.keys.email_tokens,
         &tenant,
@@ -117,17 +198,23 @@ pub async fn verify_submit(
     )
     .await;
     match result {
-        Ok(Some(user)) => message_page(
-            &tenant,
-            StatusCode::OK,
-            "Email address verified",
-            &format!("{} is now your verified email address.", user.email),
-            Some((
-                tenant_path(&tenant.slug, routes::ACCOUNT),
-                "Go to your account",
-            )),
-        ),
-        Ok(None) => dead_link(&tenant, "verification", login_link(&tenant.slug)),
+        Ok(Some(user)) => {
+            let mut res = message_page(
+                &tenant,
+                StatusCode::OK,
+                "Address change undone",
+                &format!(
+                    "{} is the account's address again, and every session was signed out. \
+                     Choose a new password now, in case someone else knows it.",
+                    user.email
+                ),
+                Some(forgot_link(&tenant.slug)),
+            )?;
+            let cookie = removal_cookie(state.https(), &tenant.slug);
+            res.add_cookie(&cookie).map_err(|_| UiError::Internal)?;
+            Ok(res)
+        }
+        Ok(None) => dead_link(&tenant, "undo", login_link(&tenant.slug)),
         Err(DomainError::Conflict(m)) => Err(UiError::BadRequest(super::capitalize(&m))),
         Err(e) => Err(e.into()),
     }
@@ -311,14 +398,25 @@ pub async fn reset_submit(
     )
     .await;
     match result {
-        Ok(Some(_)) => {
+        Ok(Some(done)) => {
             state.mailer.wake();
+            crate::accounts::login::clear(&state.cache, &tenant, &done.user).await?;
+            let mut message = "Your new password is set. Every session and app that was signed \
+                               in with the old one was signed out."
+                .to_string();
+            if done.factors_removed {
+                message.push_str(
+                    " Your address had not been verified before, so the passkeys, authenticator \
+                     app and recovery codes set up on the account were removed too: whoever set \
+                     them up had not shown that they own this address. We sent you an email \
+                     about it.",
+                );
+            }
             let mut res = message_page(
                 &tenant,
                 StatusCode::OK,
                 "Password changed",
-                "Your new password is set. Every session and app that was signed in with the \
-                 old one was signed out.",
+                &message,
                 Some((tenant_path(&tenant.slug, routes::LOGIN), "Sign in")),
             )?;
             // This browser's own session ended too.

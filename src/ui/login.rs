@@ -145,7 +145,7 @@ pub async fn submit(
             };
             if crate::mfa::enrolled(&state.db, user.id).await? {
                 // The password is one factor: the second comes before any session.
-                return Ok(super::mfa::challenge(&state, &tenant, &user, &target));
+                return super::mfa::challenge(&state, &tenant, &user, &target);
             }
             // A tenant that requires a second factor walks the user through setting one up.
             let target = if crate::mfa::Policy::of(&tenant).requires(&user) {

@@ -3,7 +3,8 @@
 //! walks users through enrollment when the tenant's policy asks for a second factor.
 //!
 //! Between the password and the second factor, the browser holds a short-lived pending
-//! cookie (`user id . time . MAC`, ten minutes): no session exists until both are proven.
+//! cookie (`user id . time . nonce . MAC`, ten minutes): no session exists until both are
+//! proven, and the cookie starts one session only (its MAC goes into a replay cache).
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -15,6 +16,7 @@ use uuid::Uuid;
 use super::{
     CsrfToken, UiError, UiResult, current_session, load_tenant, page, read_form, see_other,
 };
+use crate::accounts::notices::FactorChange;
 use crate::accounts::sessions;
 use crate::audit::{self, actions};
 use crate::crypto;
@@ -34,11 +36,17 @@ fn pending_name(https: bool, slug: &str) -> String {
     }
 }
 
-fn pending_mac(state: &AppState, tenant: &tenant::Model, user: Uuid, ms: i64) -> String {
+fn pending_mac(
+    state: &AppState,
+    tenant: &tenant::Model,
+    user: Uuid,
+    ms: i64,
+    nonce: &str,
+) -> String {
     state
         .keys
         .csrf
-        .mac_b64(format!("mfa-pending|{}|{user}|{ms}", tenant.id).as_bytes())
+        .mac_b64(format!("mfa-pending|{}|{user}|{ms}|{nonce}", tenant.id).as_bytes())
 }
 
 fn pending_cookie(state: &AppState, tenant: &tenant::Model, value: String) -> Cookie<'static> {
@@ -56,20 +64,32 @@ fn pending_removal(state: &AppState, tenant: &tenant::Model) -> Cookie<'static> 
     c
 }
 
-/// The user whose password was right, if the pending cookie is genuine and fresh.
-fn read_pending(req: &HttpRequest, state: &AppState, tenant: &tenant::Model) -> Option<Uuid> {
+/// The user whose password was right, if the pending cookie is genuine and fresh; with the
+/// cookie's MAC, which names it for [`used_key`].
+fn read_pending(
+    req: &HttpRequest,
+    state: &AppState,
+    tenant: &tenant::Model,
+) -> Option<(Uuid, String)> {
     let c = req.cookie(&pending_name(state.https(), &tenant.slug))?;
-    let mut parts = c.value().splitn(3, '.');
+    let mut parts = c.value().splitn(4, '.');
     let user: Uuid = parts.next()?.parse().ok()?;
     let ms: i64 = parts.next()?.parse().ok()?;
+    let nonce = parts.next()?;
     let mac = parts.next()?;
     let now = state.now().timestamp_millis();
     let fresh = ms <= now + 1000 && now.saturating_sub(ms) <= PENDING_TTL_MS;
     let genuine = crypto::ct_eq(
         mac.as_bytes(),
-        pending_mac(state, tenant, user, ms).as_bytes(),
+        pending_mac(state, tenant, user, ms, nonce).as_bytes(),
     );
-    (fresh && genuine).then_some(user)
+    (fresh && genuine).then(|| (user, mac.to_string()))
+}
+
+/// The replay-cache key of a pending cookie: set once its second step succeeded, so that a
+/// copy of the cookie (another browser) cannot start a second session.
+fn used_key(mac: &str) -> String {
+    format!("mfa:pending:used:{mac}")
 }
 
 /// After a right password, for a user with a second factor: the pending cookie and the way
@@ -79,20 +99,22 @@ pub fn challenge(
     tenant: &tenant::Model,
     user: &user::Model,
     return_to: &str,
-) -> HttpResponse {
+) -> UiResult {
     let ms = state.now().timestamp_millis();
+    // Each sign-in its own cookie, even two in the same millisecond.
+    let nonce = crypto::random_token(16)?;
     let value = format!(
-        "{}.{ms}.{}",
+        "{}.{ms}.{nonce}.{}",
         user.id,
-        pending_mac(state, tenant, user.id, ms)
+        pending_mac(state, tenant, user.id, ms, &nonce)
     );
-    see_other(&tenant_path_returning(
+    Ok(see_other(&tenant_path_returning(
         &tenant.slug,
         routes::LOGIN_MFA,
         return_to,
     ))
     .cookie(pending_cookie(state, tenant, value))
-    .finish()
+    .finish())
 }
 
 /// Where a signed-in user must go before `return_to` is served: the second step when the
@@ -122,8 +144,8 @@ pub async fn gate(
 
 /// Who the second step is for.
 pub(super) enum Who {
-    /// A right password, no session yet.
-    Pending(user::Model),
+    /// A right password, no session yet (and the pending cookie's MAC).
+    Pending(user::Model, String),
     /// A signed-in session asked to prove more (step-up).
     StepUp(Box<session::Model>, user::Model),
     /// No password at all: a passkey alone (passwordless).
@@ -133,7 +155,7 @@ pub(super) enum Who {
 impl Who {
     pub(super) fn user(&self) -> &user::Model {
         match self {
-            Who::Pending(u) | Who::StepUp(_, u) | Who::Passwordless(u) => u,
+            Who::Pending(u, _) | Who::StepUp(_, u) | Who::Passwordless(u) => u,
         }
     }
 }
@@ -143,10 +165,17 @@ pub(super) async fn who(
     state: &AppState,
     tenant: &tenant::Model,
 ) -> Result<Option<Who>, UiError> {
-    if let Some(id) = read_pending(req, state, tenant) {
+    if let Some((id, mac)) = read_pending(req, state, tenant)
+        && state
+            .cache
+            .get(&used_key(&mac))
+            .await
+            .map_err(crate::error::DomainError::from)?
+            .is_none()
+    {
         let u = crate::accounts::users::find(&state.db, tenant.id, id).await?;
         if let Some(u) = u.filter(|u| !u.disabled) {
-            return Ok(Some(Who::Pending(u)));
+            return Ok(Some(Who::Pending(u, mac)));
         }
     }
     Ok(current_session(req, state, tenant)
@@ -349,8 +378,22 @@ pub(super) async fn proven(
             sessions::upgrade(&state.db, now, s.id, &mfa::with_factor(&s.amr, factor)).await?;
             Ok(None)
         }
-        Who::Pending(user) | Who::Passwordless(user) => {
-            let before = if matches!(who, Who::Pending(_)) {
+        Who::Pending(user, _) | Who::Passwordless(user) => {
+            if let Who::Pending(_, mac) = who {
+                // Single use: the first to finish wins, a replayed copy of the cookie is refused.
+                let ttl = std::time::Duration::from_millis(PENDING_TTL_MS.unsigned_abs() + 2000);
+                let uses = state
+                    .cache
+                    .incr(&used_key(mac), ttl)
+                    .await
+                    .map_err(crate::error::DomainError::from)?;
+                if uses > 1 {
+                    return Err(UiError::BadRequest(
+                        "This sign-in was already completed. Sign in again.".into(),
+                    ));
+                }
+            }
+            let before = if matches!(who, Who::Pending(..)) {
                 "pwd"
             } else {
                 ""
@@ -466,13 +509,19 @@ pub async fn totp_show(
     let query = Form::parse(req.query_string().as_bytes())?;
     let return_to = super::return_to_or_account(&tenant.slug, query.opt("return_to"));
     let here = tenant_path_returning(&tenant.slug, routes::ACCOUNT_TOTP, &return_to);
-    let (_, user) = match signed_in_or_login(&req, &state, &tenant, &here).await? {
+    let (session, user) = match signed_in_or_login(&req, &state, &tenant, &here).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
     // One authenticator app at a time (passkeys do not stop one being added).
     if mfa::totp_enrolled(&state.db, user.id).await? {
         return Ok(see_other(&tenant_path(&tenant.slug, routes::ACCOUNT)).finish());
+    }
+    if !user.email_verified {
+        return verify_first(&tenant);
+    }
+    if let Some(redirect) = super::reauth::required(&state, &tenant, &session, &here) {
+        return Ok(redirect);
     }
     render_totp(
         &req,
@@ -500,6 +549,9 @@ pub async fn totp_confirm(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    if !user.email_verified {
+        return verify_first(&tenant);
+    }
     state
         .limit(Some(&tenant), Kind::Mfa, &user.id.to_string())
         .await
@@ -544,12 +596,48 @@ pub async fn totp_confirm(
     )
     .await?;
     let codes = mfa::recovery_generate(&state.db, now, &state.keys.mfa_recovery, &user).await?;
+    notify_factor(&state, &tenant, &user, FactorChange::TotpAdded).await;
     codes_page(
         &tenant,
         codes,
         &return_to,
         Some("Two-step verification is on.".into()),
     )
+}
+
+/// Second factors and passkeys need a verified address: an unverified one may be someone
+/// else's (the attacker who signed up with it first would keep the factor after the owner
+/// takes the account back).
+pub(super) const VERIFY_FIRST: &str = "Verify your email address first: two-step verification \
+    and passkeys can be set up only once the address is verified. Use the link we sent you, or \
+    send it again from your account page.";
+
+fn verify_first(tenant: &tenant::Model) -> UiResult {
+    super::message_page(
+        tenant,
+        StatusCode::FORBIDDEN,
+        "Verify your email address first",
+        VERIFY_FIRST,
+        Some((
+            tenant_path(&tenant.slug, routes::ACCOUNT),
+            "Go to your account",
+        )),
+    )
+}
+
+/// Tell the owner that a sign-in method changed. The change stands even if the notice cannot
+/// be queued.
+pub(super) async fn notify_factor(
+    state: &AppState,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    change: FactorChange,
+) {
+    let ctx = state.email_ctx(tenant);
+    match crate::accounts::notices::factor_changed(&state.db, &ctx, tenant, user, change).await {
+        Ok(()) => state.mailer.wake(),
+        Err(e) => tracing::warn!(error = %e, "cannot queue a factor change notice"),
+    }
 }
 
 fn codes_page(
@@ -578,11 +666,15 @@ pub async fn totp_remove(
     let tenant = load_tenant(&state, &path).await?;
     read_form(&req, &state, &body)?;
     let account = tenant_path(&tenant.slug, routes::ACCOUNT);
-    let (_, user) = match signed_in_or_login(&req, &state, &tenant, &account).await? {
+    let (session, user) = match signed_in_or_login(&req, &state, &tenant, &account).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    if let Some(redirect) = super::reauth::required(&state, &tenant, &session, &account) {
+        return Ok(redirect);
+    }
     mfa::totp_disable(&state.db, user.id).await?;
+    notify_factor(&state, &tenant, &user, FactorChange::TotpRemoved).await;
     audit::record(
         &state.db,
         state.now(),
@@ -608,15 +700,19 @@ pub async fn recovery_regenerate(
     let tenant = load_tenant(&state, &path).await?;
     read_form(&req, &state, &body)?;
     let account = tenant_path(&tenant.slug, routes::ACCOUNT);
-    let (_, user) = match signed_in_or_login(&req, &state, &tenant, &account).await? {
+    let (session, user) = match signed_in_or_login(&req, &state, &tenant, &account).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
     if !mfa::enrolled(&state.db, user.id).await? {
         return Ok(see_other(&account).finish());
     }
+    if let Some(redirect) = super::reauth::required(&state, &tenant, &session, &account) {
+        return Ok(redirect);
+    }
     let now = state.now();
     let codes = mfa::recovery_generate(&state.db, now, &state.keys.mfa_recovery, &user).await?;
+    notify_factor(&state, &tenant, &user, FactorChange::RecoveryCodesRenewed).await;
     audit::record(
         &state.db,
         now,

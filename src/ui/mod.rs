@@ -8,6 +8,7 @@ pub mod login;
 pub mod logout;
 pub mod mfa;
 pub mod passkeys;
+pub mod reauth;
 pub mod signup;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -84,6 +85,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             routes::ACCOUNT_EMAIL_VERIFY,
             web::post().to(account::resend_verification),
         )
+        .route(routes::ACCOUNT_REAUTH, web::get().to(reauth::show))
+        .route(routes::ACCOUNT_REAUTH, web::post().to(reauth::submit))
+        .route(routes::EMAIL_UNDO, web::get().to(email::undo_show))
+        .route(routes::EMAIL_UNDO, web::post().to(email::undo_submit))
         .route(routes::VERIFY_EMAIL, web::get().to(email::verify_show))
         .route(routes::VERIFY_EMAIL, web::post().to(email::verify_submit))
         .route(routes::PASSWORD_FORGOT, web::get().to(email::forgot_show))
@@ -199,10 +204,31 @@ pub fn meta(req: &HttpRequest, state: &AppState) -> RequestMeta {
     crate::http::request_meta(req, state.config.trust_forwarded_headers)
 }
 
+/// What a CSRF token is bound to: the browser's session cookie for the tenant of the request
+/// (empty when it has none).
+fn csrf_session(req: &HttpRequest, state: &AppState) -> String {
+    req.match_info()
+        .get("tenant")
+        .and_then(|slug| req.cookie(&session_cookie_name(state.https(), slug)))
+        .map(|c| c.value().to_string())
+        .unwrap_or_default()
+}
+
+/// Whether a submitted CSRF token fits this browser and its session.
+pub fn csrf_ok(req: &HttpRequest, state: &AppState, submitted: Option<&str>) -> bool {
+    csrf::verify(
+        req,
+        &state.keys.csrf,
+        state.https(),
+        &csrf_session(req, state),
+        submitted,
+    )
+}
+
 /// Parse a form body strictly and check its CSRF token.
 pub fn read_form(req: &HttpRequest, state: &AppState, body: &[u8]) -> Result<Form, UiError> {
     let form = Form::parse(body)?;
-    if !csrf::verify(req, &state.keys.csrf, state.https(), form.get(csrf::FIELD)) {
+    if !csrf_ok(req, state, form.get(csrf::FIELD)) {
         return Err(UiError::Csrf);
     }
     Ok(form)
@@ -216,7 +242,12 @@ pub struct CsrfToken {
 
 impl CsrfToken {
     pub fn issue(req: &HttpRequest, state: &AppState) -> Result<Self, UiError> {
-        let (token, cookie) = csrf::issue(req, &state.keys.csrf, state.https())?;
+        let (token, cookie) = csrf::issue(
+            req,
+            &state.keys.csrf,
+            state.https(),
+            &csrf_session(req, state),
+        )?;
         Ok(Self { token, cookie })
     }
 

@@ -3,6 +3,7 @@
 //! Every JSON call carries the page's CSRF token; answers are `{"ceremony","options"}`,
 //! `{"redirect"}` or `{"error"}` with a clear message, never a 500 page.
 
+use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -13,6 +14,7 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::mfa::{Who, proven, set_cookies, who};
 use super::{UiError, UiResult, current_session, load_tenant, read_form, see_other};
+use crate::accounts::notices::FactorChange;
 use crate::audit::{self, actions};
 use crate::http::routes::{self, tenant_path};
 use crate::mfa::passkeys::{self, Failure};
@@ -80,12 +82,7 @@ fn body<T: for<'de> Deserialize<'de>>(
             "The request is not valid JSON.",
         ))
     })?;
-    if !crate::http::csrf::verify(
-        req,
-        &state.keys.csrf,
-        state.https(),
-        token.csrf_token.as_deref(),
-    ) {
+    if !super::csrf_ok(req, state, token.csrf_token.as_deref()) {
         return Err(Box::new(ui_error(UiError::Csrf)));
     }
     serde_json::from_slice(bytes).map_err(|_| {
@@ -123,17 +120,29 @@ macro_rules! tri {
 #[derive(Deserialize)]
 pub struct Begin {}
 
-/// The signed-in user of the account page, or a 401 to sign in again.
-async fn signed_in(
+/// The signed-in user of the account page who may add a passkey now: a 401 to sign in again,
+/// a 403 for an unverified address, or a 403 that leads to re-authentication.
+async fn may_add_passkey(
     req: &HttpRequest,
     state: &AppState,
     tenant: &entity::tenant::Model,
 ) -> Result<entity::user::Model, Box<HttpResponse>> {
-    match current_session(req, state, tenant).await {
-        Ok(Some((_, user))) => Ok(user),
-        Ok(None) => Err(Box::new(error(StatusCode::UNAUTHORIZED, "Sign in again."))),
-        Err(e) => Err(Box::new(ui_error(e))),
+    let (session, user) = match current_session(req, state, tenant).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(Box::new(error(StatusCode::UNAUTHORIZED, "Sign in again."))),
+        Err(e) => return Err(Box::new(ui_error(e))),
+    };
+    if !user.email_verified {
+        return Err(Box::new(error(
+            StatusCode::FORBIDDEN,
+            super::mfa::VERIFY_FIRST,
+        )));
     }
+    let account = tenant_path(&tenant.slug, routes::ACCOUNT);
+    if let Some(res) = super::reauth::required_json(state, tenant, &session, &account) {
+        return Err(Box::new(res));
+    }
+    Ok(user)
 }
 
 /// `POST /account/passkeys/register/begin`.
@@ -145,7 +154,7 @@ pub async fn register_begin(
 ) -> HttpResponse {
     let tenant = tri!(load_tenant(&state, &path).await.map_err(ui_error));
     let _: Begin = tri!(body(&req, &state, &bytes));
-    let user = tri!(signed_in(&req, &state, &tenant).await);
+    let user = tri!(may_add_passkey(&req, &state, &tenant).await);
     let wa = tri!(relying_party(&state, &tenant));
     match passkeys::register_begin(&state.db, state.now(), &wa, &user).await {
         Ok((id, options)) => started(id, &options),
@@ -170,7 +179,7 @@ pub async fn register_finish(
 ) -> HttpResponse {
     let tenant = tri!(load_tenant(&state, &path).await.map_err(ui_error));
     let input: RegisterFinish = tri!(body(&req, &state, &bytes));
-    let user = tri!(signed_in(&req, &state, &tenant).await);
+    let user = tri!(may_add_passkey(&req, &state, &tenant).await);
     let wa = tri!(relying_party(&state, &tenant));
     let now = state.now();
     match passkeys::register_finish(
@@ -193,6 +202,7 @@ pub async fn register_finish(
             if let Err(e) = audit::record(&state.db, now, event).await {
                 return ui_error(e.into());
             }
+            super::mfa::notify_factor(&state, &tenant, &user, FactorChange::PasskeyAdded).await;
             answer(
                 StatusCode::OK,
                 json!({ "redirect": format!("{}?notice=passkey_added", tenant_path(&tenant.slug, routes::ACCOUNT)) }),
@@ -220,10 +230,38 @@ pub async fn login_begin(
     let tenant = tri!(load_tenant(&state, &path).await.map_err(ui_error));
     let _: Begin = tri!(body(&req, &state, &bytes));
     let wa = tri!(relying_party(&state, &tenant));
-    match passkeys::passwordless_begin(&state.db, state.now(), &wa, tenant.id).await {
-        Ok((id, options)) => started(id, &options),
+    match passkeys::passwordless_begin(&state.db, state.now(), &wa, &state.keys.session, tenant.id)
+        .await
+    {
+        Ok(begun) => {
+            let mut res = started(begun.id, &begun.options);
+            let cookie = ceremony_cookie(&state, &tenant.slug, begun.browser_secret);
+            tri!(
+                res.add_cookie(&cookie)
+                    .map_err(|_| ui_error(UiError::Internal))
+            );
+            res
+        }
         Err(e) => ui_error(e.into()),
     }
+}
+
+/// The cookie that ties a passwordless ceremony to the browser that began it.
+fn ceremony_cookie_name(https: bool, slug: &str) -> String {
+    if https {
+        format!("__Host-plinto-passkey-{slug}")
+    } else {
+        format!("plinto-passkey-{slug}")
+    }
+}
+
+fn ceremony_cookie(state: &AppState, slug: &str, value: String) -> Cookie<'static> {
+    Cookie::build(ceremony_cookie_name(state.https(), slug), value)
+        .path("/")
+        .http_only(true)
+        .secure(state.https())
+        .same_site(SameSite::Strict)
+        .finish()
 }
 
 /// `POST /login/passkey/finish`: passwordless sign-in.
@@ -243,12 +281,17 @@ pub async fn login_finish(
     );
     let wa = tri!(relying_party(&state, &tenant));
     let now = state.now();
+    let browser = req
+        .cookie(&ceremony_cookie_name(state.https(), &tenant.slug))
+        .map(|c| c.value().to_string());
     let result = passkeys::passwordless_finish(
         &state.db,
         now,
         &wa,
+        &state.keys.session,
         tenant.id,
         input.ceremony,
+        browser.as_deref(),
         &input.credential,
     )
     .await;
@@ -285,6 +328,12 @@ pub async fn login_finish(
     let to = super::return_to_or_account(&tenant.slug, Some(&input.return_to));
     let mut res = answer(StatusCode::OK, json!({ "redirect": to }));
     tri!(set_cookies(&mut res, &state, &tenant, cookie).map_err(ui_error));
+    let mut used = ceremony_cookie(&state, &tenant.slug, String::new());
+    used.make_removal();
+    tri!(
+        res.add_cookie(&used)
+            .map_err(|_| ui_error(UiError::Internal))
+    );
     res
 }
 
@@ -375,9 +424,12 @@ async fn manage(
     let tenant = load_tenant(state, slug).await?;
     let form = read_form(req, state, form_body)?;
     let account = tenant_path(&tenant.slug, routes::ACCOUNT);
-    let Some((_, user)) = current_session(req, state, &tenant).await? else {
+    let Some((session, user)) = current_session(req, state, &tenant).await? else {
         return Ok(see_other(&tenant_path(&tenant.slug, routes::LOGIN)).finish());
     };
+    if !rename && let Some(redirect) = super::reauth::required(state, &tenant, &session, &account) {
+        return Ok(redirect);
+    }
     let (action, notice) = if rename {
         match passkeys::rename(&state.db, user.id, id, form.text("name")).await {
             Ok(()) => {}
@@ -389,6 +441,7 @@ async fn manage(
         (actions::PASSKEY_RENAME, "passkey_renamed")
     } else {
         passkeys::remove(&state.db, user.id, id).await?;
+        super::mfa::notify_factor(state, &tenant, &user, FactorChange::PasskeyRemoved).await;
         (actions::PASSKEY_REMOVE, "passkey_removed")
     };
     audit::record(

@@ -117,7 +117,7 @@ pub async fn submit(
     let user = match created {
         Ok(user) => user,
         Err(DomainError::Invalid { message, .. }) => return invalid(super::capitalize(&message)),
-        Err(DomainError::Conflict(message)) => return invalid(super::capitalize(&message)),
+        Err(DomainError::Conflict(_)) => return taken(&state, &tenant, &form, &meta).await,
         Err(e) => return Err(e.into()),
     };
     email::send_verification(
@@ -131,17 +131,65 @@ pub async fn submit(
     .await?;
     state.mailer.wake();
     if tenant.require_email_verification {
-        return super::message_page(
-            &tenant,
-            StatusCode::OK,
-            "Check your email",
-            &format!(
-                "We sent a link to {}. Open it to verify your address, then sign in.",
-                user.email
-            ),
-            Some((tenant_path(&tenant.slug, routes::LOGIN), "Go to sign in")),
-        );
+        return check_your_email(&tenant, &user.email);
     }
     let target = return_to_or_account(&tenant.slug, form.get("return_to"));
     super::sign_in(&state, &tenant, &user, &meta, &target, "pwd").await
+}
+
+/// The answer to a sign-up that needs the link in the email: the same whether or not the
+/// address already had an account.
+fn check_your_email(tenant: &entity::tenant::Model, address: &str) -> UiResult {
+    super::message_page(
+        tenant,
+        StatusCode::OK,
+        "Check your email",
+        &format!("We sent a link to {address}. Open it to verify your address, then sign in."),
+        Some((tenant_path(&tenant.slug, routes::LOGIN), "Go to sign in")),
+    )
+}
+
+/// Sign-up with an address that has an account: no account is made, the owner is told by
+/// email, and the page says what it says for a new address that needs verifying (after a
+/// password hash, as a new account costs one), so that the form does not tell who has an
+/// account. (On a tenant without verification a new account is signed in at once, which
+/// this answer cannot imitate: see the README.)
+async fn taken(
+    state: &AppState,
+    tenant: &entity::tenant::Model,
+    form: &Form,
+    meta: &crate::audit::RequestMeta,
+) -> UiResult {
+    state.hasher.hash(form.text("password")).await?;
+    let address = form.text("email").trim();
+    let email = crate::accounts::validation::parse_email(address)?;
+    let Some(owner) = users::find_by_email(&state.db, tenant.id, &email).await? else {
+        return check_your_email(tenant, address);
+    };
+    crate::audit::record(
+        &state.db,
+        state.now(),
+        crate::audit::Event::new(actions::USER_SIGNUP, "anonymous".into(), meta)
+            .tenant(tenant.id)
+            .target(crate::audit::user_actor(owner.id))
+            .failed()
+            .details(serde_json::json!({ "reason": "address_taken" })),
+    )
+    .await?;
+    // At most a few such messages an hour per account, however many strangers try.
+    let notify = state
+        .limit(Some(tenant), Kind::EmailVerification, &owner.id.to_string())
+        .await
+        .is_ok();
+    if notify {
+        crate::accounts::notices::signup_with_taken_address(
+            &state.db,
+            &state.email_ctx(tenant),
+            tenant,
+            &owner,
+        )
+        .await?;
+        state.mailer.wake();
+    }
+    check_your_email(tenant, address)
 }

@@ -25,7 +25,12 @@ async fn tenant_and_user_commands_work_against_a_running_server() {
     assert_eq!(t["slug"], "acme");
     assert_eq!(t["issuer"], format!("{}/t/acme", s.base));
     assert!(t["id"].as_str().unwrap().len() == 36);
-    assert_eq!(t.as_object().unwrap().len(), 3);
+    assert_eq!(t.as_object().unwrap().len(), 5);
+    assert_eq!(t["allow_signup"], false);
+    assert_eq!(
+        t["require_email_verification"], false,
+        "no sign-up: not needed"
+    );
 
     let list = json_line(&s.cli(&["tenant", "list"]));
     let slugs: Vec<&str> = list

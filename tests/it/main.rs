@@ -27,6 +27,7 @@ mod saml_first;
 mod saml_sp;
 mod scim;
 mod scim_query;
+mod security;
 mod sqlite_writes;
 mod timeouts;
 mod traffic;

@@ -314,7 +314,28 @@ async fn passkey_bad_input_rename_remove_and_reset() {
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
 
-    // Rename and remove on the account page.
+    // Rename and remove on the account page; removing, six minutes after signing in, needs
+    // the password again (sudo mode).
+    let html = b.get("/t/acme/account").await.text().await.unwrap();
+    let token = csrf_of(&html);
+    let res = b
+        .post(
+            &format!("/t/acme/account/passkeys/{}/remove", uuid::Uuid::new_v4()),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(
+        location(&res),
+        "/t/acme/account/reauth?return_to=%2Ft%2Facme%2Faccount"
+    );
+    let res = b
+        .submit(
+            "/t/acme/account/reauth",
+            "/t/acme/account/reauth",
+            &[("password", PASSWORD), ("return_to", "/t/acme/account")],
+        )
+        .await;
+    assert_eq!(location(&res), "/t/acme/account");
     let html = b.get("/t/acme/account").await.text().await.unwrap();
     let id = html
         .split("data-passkey-id=\"")

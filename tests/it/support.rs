@@ -160,6 +160,22 @@ impl TestServer {
         Browser::new(&self.base)
     }
 
+    /// A browser whose requests say they come from `ip` (`X-Forwarded-For`), for a server
+    /// that trusts forwarded headers.
+    pub fn browser_from(&self, ip: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", ip.parse().unwrap());
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
     /// Run the `plinto` binary against this server's database and data dir.
     pub fn cli(&self, args: &[&str]) -> Output {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_plinto"));
@@ -219,6 +235,8 @@ impl TestServer {
                 slug: slug.into(),
                 name: Some(format!("Tenant {slug}")),
                 allow_signup,
+                // Tests of sign-up without verification; the product default is in tenants.
+                require_email_verification: Some(false),
                 ..Default::default()
             },
             "test",
