@@ -11,6 +11,7 @@ mod m20261122_000006_scim;
 mod m20261122_000007_saml;
 mod m20261122_000008_mfa;
 mod m20261122_000009_passkeys;
+mod m20261204_000010_profiles;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_saml::Migration),
             Box::new(m20261122_000008_mfa::Migration),
             Box::new(m20261122_000009_passkeys::Migration),
+            Box::new(m20261204_000010_profiles::Migration),
         ]
     }
 }

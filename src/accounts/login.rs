@@ -11,7 +11,7 @@ use entity::{tenant, user};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::password::{Hasher, Verified};
-use super::{users, validation};
+use super::users;
 use crate::audit::{self, RequestMeta, actions};
 use crate::cache::Cache;
 use crate::error::DomainResult;
@@ -109,10 +109,7 @@ pub async fn attempt<C: ConnectionTrait + TransactionTrait>(
         }
     }
 
-    let user = match validation::parse_email(input.email) {
-        Ok(email) => users::find_by_email(db, tenant.id, &email).await?,
-        Err(_) => None,
-    };
+    let user = users::find_for_sign_in(db, tenant, input.email).await?;
     // Always one argon2 verification, whether or not the account exists.
     let verified = hasher
         .verify(
@@ -128,7 +125,8 @@ pub async fn attempt<C: ConnectionTrait + TransactionTrait>(
                 return Ok(Outcome::Disabled);
             }
             cache.del(&keys.account).await?;
-            if tenant.require_email_verification && !user.email_verified {
+            // An account without an address (a SCIM userName) has none to verify.
+            if tenant.require_email_verification && user.email.is_some() && !user.email_verified {
                 record_failure(
                     db,
                     now,

@@ -80,6 +80,27 @@ pub fn check_password(password: &str, email: &Email) -> DomainResult<()> {
     Ok(())
 }
 
+/// [`check_password`] for an account that may have no address: then the password must not be
+/// its userName either.
+pub fn check_account_password(
+    password: &str,
+    email: Option<&Email>,
+    user_name: &str,
+) -> DomainResult<()> {
+    let none = Email {
+        display: String::new(),
+        normalized: String::new(),
+    };
+    check_password(password, email.unwrap_or(&none))?;
+    if password.trim().eq_ignore_ascii_case(user_name.trim()) {
+        return Err(DomainError::invalid(
+            "password",
+            "your password must not be your user name",
+        ));
+    }
+    Ok(())
+}
+
 /// An optional display name: trimmed, at most 200 characters, no control characters.
 pub fn parse_name(input: Option<&str>) -> DomainResult<Option<String>> {
     let Some(name) = input.map(str::trim).filter(|n| !n.is_empty()) else {

@@ -1,6 +1,9 @@
 //! Standard claims (OpenID Connect Core §5.1) of a user, as scopes (§5.4) and the `claims`
-//! request parameter (§5.5) ask for them. Plinto stores a subset of the standard claims; a
-//! claim it does not hold is left out, as §5.3.2 allows, even when requested as essential.
+//! request parameter (§5.5) ask for them. A scope releases every claim it stands for; a claim
+//! asked for by name in the `claims` parameter is released alone (the user consented to it on
+//! the authorization request), without the rest of its scope. A claim Plinto does not hold for
+//! the user (no address, no phone number...) is left out, as §5.3.2 allows, even when
+//! requested as essential.
 
 use entity::user;
 use serde_json::{Map, Value, json};
@@ -46,9 +49,24 @@ pub const SUPPORTED: &[&str] = &[
     "at_hash",
     "sid",
     "name",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "updated_at",
     "email",
     "email_verified",
-    "updated_at",
+    "address",
+    "phone_number",
+    "phone_number_verified",
 ];
 
 /// Every claim Plinto holds for the user.
@@ -58,9 +76,13 @@ fn held(user: &user::Model) -> Map<String, Value> {
     if let Some(name) = user.name.as_deref().filter(|n| !n.is_empty()) {
         m.insert("name".into(), json!(name));
     }
-    m.insert("email".into(), json!(user.email));
-    m.insert("email_verified".into(), json!(user.email_verified));
+    m.insert("preferred_username".into(), json!(user.user_name));
+    if let Some(email) = &user.email {
+        m.insert("email".into(), json!(email));
+        m.insert("email_verified".into(), json!(user.email_verified));
+    }
     m.insert("updated_at".into(), json!(user.updated_at.timestamp()));
+    m.extend(crate::accounts::profile::of(user).claims());
     m
 }
 
@@ -95,6 +117,20 @@ pub fn implied_scopes(claims: &Value) -> Vec<&'static str> {
     out
 }
 
+/// The `claims` request without the claims of scopes the client may not have: what the grant
+/// keeps, and releases at the token and UserInfo endpoints.
+pub fn allowed_request(claims: &Value, allowed: &[String]) -> Value {
+    let mut out = claims.clone();
+    for member in ["userinfo", "id_token"] {
+        if let Some(requests) = out.get_mut(member).and_then(Value::as_object_mut) {
+            requests.retain(|name, _| {
+                scope_of(name).is_none_or(|scope| allowed.iter().any(|a| a == scope))
+            });
+        }
+    }
+    out
+}
+
 /// The `sub` value a `claims` request demands in the ID token (OIDC Core §5.5.1), if any.
 pub fn required_sub(claims: &Value) -> Option<&str> {
     requested(Some(claims), "id_token")?
@@ -104,7 +140,8 @@ pub fn required_sub(claims: &Value) -> Option<&str> {
 }
 
 /// The user's claims that `scopes` and the requested `extra` claims ask for; `sub` always.
-/// An extra claim is released only when its scope was granted (consented to).
+/// An extra claim is one the authorization request named (consented to with it, and kept
+/// only when the client may have its scope: see [`allowed_request`]).
 pub fn for_user(
     user: &user::Model,
     scopes: &[&str],
@@ -122,7 +159,7 @@ pub fn for_user(
             extra
                 .keys()
                 .map(String::as_str)
-                .filter(|name| scope_of(name).is_some_and(|s| scopes.contains(&s))),
+                .filter(|name| scope_of(name).is_some()),
         );
     }
     let mut out = Map::new();

@@ -54,7 +54,8 @@ pub enum SamlSpCommand {
         #[arg(long)]
         want_authn_requests_signed: bool,
         /// Send a value under another attribute name (`source=name`; an empty name leaves
-        /// it out). Sources: email, name, given_name, family_name, groups. Repeatable.
+        /// it out). Sources: email, name, user_name, given_name, family_name, nickname,
+        /// phone_number, locale, zoneinfo, picture, address (formatted), groups. Repeatable.
         #[arg(long, value_name = "SOURCE=NAME")]
         attribute: Vec<String>,
     },

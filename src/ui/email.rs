@@ -121,7 +121,7 @@ pub async fn verify_submit(
             &tenant,
             StatusCode::OK,
             "Email address verified",
-            &format!("{} is now your verified email address.", user.email),
+            &format!("{} is now your verified email address.", user.identifier()),
             Some((
                 tenant_path(&tenant.slug, routes::ACCOUNT),
                 "Go to your account",
@@ -280,7 +280,7 @@ pub async fn reset_show(
             &tenant,
             StatusCode::OK,
             token,
-            &user.email,
+            user.identifier(),
             vec![],
         ),
         None => dead_link(&tenant, "password reset", forgot_link(&tenant.slug)),
@@ -337,7 +337,7 @@ pub async fn reset_submit(
                 token,
             )
             .await?
-            .map(|(_, u)| u.email)
+            .map(|(_, u)| u.identifier().to_string())
             .unwrap_or_default();
             render_reset(
                 &state,

@@ -167,7 +167,7 @@ pub async fn submit(
                     &state.email_ctx(&tenant),
                     &tenant,
                     &user,
-                    &user.email,
+                    user.identifier(),
                     &meta,
                 )
                 .await?;
@@ -180,7 +180,8 @@ pub async fn submit(
                 &format!(
                     "{} asks you to verify your email address before you sign in. We sent a \
                      link to {}: open it, then sign in again.",
-                    tenant.name, user.email
+                    tenant.name,
+                    user.identifier()
                 ),
                 Some((tenant_path(&tenant.slug, routes::LOGIN), "Back to sign in")),
             );

@@ -436,7 +436,7 @@ async fn render_totp(
     errors: Vec<String>,
 ) -> UiResult {
     let secret = mfa::totp_begin(&state.db, state.now(), &state.keys.mfa_secrets, user).await?;
-    let uri = mfa::totp::otpauth_uri(&secret, &tenant.name, &user.email)?;
+    let uri = mfa::totp::otpauth_uri(&secret, &tenant.name, user.identifier())?;
     let csrf = CsrfToken::issue(req, state)?;
     let body = TotpPage {
         tenant_name: &tenant.name,

@@ -125,7 +125,7 @@ pub async fn submit(
         &state.email_ctx(&tenant),
         &tenant,
         &user,
-        &user.email,
+        user.identifier(),
         &meta,
     )
     .await?;
@@ -137,7 +137,7 @@ pub async fn submit(
             "Check your email",
             &format!(
                 "We sent a link to {}. Open it to verify your address, then sign in.",
-                user.email
+                user.identifier()
             ),
             Some((tenant_path(&tenant.slug, routes::LOGIN), "Go to sign in")),
         );
