@@ -152,6 +152,17 @@ async fn an_account_with_only_a_user_name_signs_in_where_allowed_and_has_no_emai
     .assert_error(409, Some("uniqueness"));
 
     // Off by default: the userName is not a sign-in name (same answer as a wrong password).
+    let page = s
+        .browser()
+        .get("/t/default/login")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(">Email</label>") && page.contains("type=\"email\""),
+        "{page}"
+    );
     let json = sign_in_with_username(&s, false);
     assert_eq!(json["sign_in_with_username"], false);
     assert_eq!(
@@ -166,6 +177,14 @@ async fn an_account_with_only_a_user_name_signs_in_where_allowed_and_has_no_emai
         login_status(&s, "e-10042", "wrong password").await,
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    let page = s
+        .browser()
+        .get("/t/default/login")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">Email or user name</label>"), "{page}");
     let b = s.browser();
     let res = b.login("default", "e-10042", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
