@@ -734,6 +734,18 @@ async fn the_profiles_migration_keeps_every_row_and_index() {
             .unwrap()
             .is_empty()
     );
+
+    // Down refuses while an account has no address; without them it goes, and up again.
+    assert!(migration::Migrator::down(&db, Some(1)).await.is_err());
+    sql("DELETE FROM users WHERE email IS NULL".into())
+        .await
+        .unwrap();
+    migration::Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(insert(uuid::Uuid::new_v4(), None, "e4").await.is_err());
+    migration::Migrator::up(&db, None).await.unwrap();
+    let users = entity::user::Entity::find().all(&db).await.unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].email.as_deref(), Some("bob@example.com"));
     db.close().await.unwrap();
     tdb.drop().await;
 }
