@@ -90,9 +90,17 @@ pub struct Profile {
 }
 
 /// The stored profile of a user (an unreadable one reads as empty: it was checked when
-/// written).
+/// written). An account provisioned before profiles were stored has an empty one: its SCIM
+/// representation (which every write keeps in step with the profile) stands for it.
 pub fn of(user: &user::Model) -> Profile {
-    serde_json::from_value(user.profile.clone()).unwrap_or_default()
+    let stored: Profile = serde_json::from_value(user.profile.clone()).unwrap_or_default();
+    if stored != Profile::default() {
+        return stored;
+    }
+    user.scim
+        .as_object()
+        .and_then(|doc| from_scim(doc).ok())
+        .unwrap_or_default()
 }
 
 impl Profile {

@@ -671,9 +671,9 @@ async fn the_profiles_migration_keeps_every_row_and_index() {
     for (id, email) in [(&alice, "alice@example.com"), (&bob, "bob@example.com")] {
         sql(format!(
             "INSERT INTO users (id, tenant_id, sub, email, email_normalized, email_verified, \
-             name, created_at, updated_at, user_name, user_name_normalized) VALUES ({id}, \
-             {tenant}, '{email}', '{email}', '{email}', true, 'Someone', '{now}', '{now}', \
-             '{email}', '{email}')"
+             name, created_at, updated_at, user_name, user_name_normalized, scim) VALUES \
+             ({id}, {tenant}, '{email}', '{email}', '{email}', true, 'Someone', '{now}', \
+             '{now}', '{email}', '{email}', '{{\"name\":{{\"givenName\":\"Al\"}}}}')"
         ))
         .await
         .unwrap();
@@ -695,6 +695,9 @@ async fn the_profiles_migration_keeps_every_row_and_index() {
     assert_eq!(a.name.as_deref(), Some("Someone"));
     assert!(a.email_verified);
     assert_eq!(a.profile, json!({}));
+    // What SCIM provisioned before there were profiles is the profile.
+    let p = plinto::accounts::profile::of(a);
+    assert_eq!(p.given_name.as_deref(), Some("Al"));
     let sessions = entity::session::Entity::find().all(&db).await.unwrap();
     assert_eq!(sessions.len(), 1, "the session survived the rebuild");
     let tenant_row = entity::tenant::Entity::find()
