@@ -99,8 +99,8 @@ pub fn scope_of(claim: &str) -> Option<&'static str> {
         .map(|(scope, _)| *scope)
 }
 
-/// The scopes a `claims` request parameter implies: a requested claim is released only under
-/// its scope, so asking for it means asking for (and consenting to) that scope.
+/// The scopes of the claims a `claims` request parameter names: the user consents to them (the
+/// consent page names them) before the named claims, and only those, are released.
 pub fn implied_scopes(claims: &Value) -> Vec<&'static str> {
     let mut out = Vec::new();
     for member in ["userinfo", "id_token"] {
