@@ -4,8 +4,8 @@
 //! address-shaped `userName`, else none: a `userName` is all RFC 7643 §4.1 requires); its name
 //! is `displayName` (else `name.formatted`, else given and family name); its profile (the
 //! OpenID Connect claims) is read from the attributes that have an OIDC equivalent, see
-//! [`crate::accounts::profile::from_scim`]. `password` sets the account's password and is never returned. `active: false`
-//! blocks sign-in and ends the user's sessions and grants.
+//! [`crate::accounts::profile::from_scim`]. `password` sets the account's password and is never
+//! returned. `active: false` blocks sign-in and ends the user's sessions and grants.
 
 use std::collections::HashMap;
 
@@ -382,10 +382,10 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
         id: Set(id),
         tenant_id: Set(ctx.tenant.id),
         sub: Set(Uuid::new_v4().to_string()),
+        // The provisioning client speaks for the organisation that owns the addresses.
         email_verified: Set(email.is_some()),
         email: Set(email.as_ref().map(|e| e.display.clone())),
         email_normalized: Set(email.map(|e| e.normalized)),
-        // The provisioning client speaks for the organisation that owns the addresses.
         name: Set(name),
         password_hash: Set(password_hash),
         must_change_password: Set(false),
