@@ -194,3 +194,77 @@ pub fn parse_request(raw: &str) -> Result<Value, String> {
     }
     Ok(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(email: Option<&str>, profile: Value) -> user::Model {
+        let now = chrono::Utc::now();
+        user::Model {
+            id: uuid::Uuid::nil(),
+            tenant_id: uuid::Uuid::nil(),
+            sub: "s".into(),
+            email: email.map(str::to_string),
+            email_normalized: email.map(str::to_string),
+            email_verified: true,
+            name: Some("Ada".into()),
+            password_hash: None,
+            must_change_password: false,
+            is_admin: false,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            user_name: "ada".into(),
+            user_name_normalized: "ada".into(),
+            external_id: None,
+            scim: json!({}),
+            scim_search: json!({}),
+            version: 1,
+            profile,
+        }
+    }
+
+    #[test]
+    fn a_scope_gives_its_claims_a_named_claim_comes_alone() {
+        let u = user(
+            Some("ada@example.com"),
+            json!({ "phone_number": "+1 2", "locale": "en", "zoneinfo": "UTC" }),
+        );
+        let c = for_user(&u, &["openid", "phone"], None);
+        assert_eq!(c["phone_number"], "+1 2");
+        assert_eq!(c["phone_number_verified"], false);
+        assert!(c.get("email").is_none() && c.get("locale").is_none());
+        let asked = json!({ "locale": null });
+        let c = for_user(&u, &["openid"], asked.as_object());
+        assert_eq!(c["locale"], "en");
+        assert!(c.get("zoneinfo").is_none() && c.get("preferred_username").is_none());
+        assert_eq!(c["sub"], "s");
+    }
+
+    #[test]
+    fn no_address_no_email_claims() {
+        let c = for_user(
+            &user(None, json!({})),
+            &["openid", "email", "profile"],
+            None,
+        );
+        assert!(c.get("email").is_none() && c.get("email_verified").is_none());
+        assert_eq!(c["preferred_username"], "ada");
+    }
+
+    #[test]
+    fn a_claims_request_keeps_what_the_client_may_have() {
+        let req = json!({
+            "userinfo": { "phone_number": null, "nickname": null, "sub": { "value": "x" } },
+            "id_token": { "email": null }
+        });
+        let allowed = vec!["openid".to_string(), "profile".to_string()];
+        let kept = allowed_request(&req, &allowed);
+        assert_eq!(
+            kept,
+            json!({ "userinfo": { "nickname": null, "sub": { "value": "x" } }, "id_token": {} })
+        );
+        assert_eq!(implied_scopes(&kept), ["profile"]);
+    }
+}
