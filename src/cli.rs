@@ -223,6 +223,10 @@ pub enum TenantCommand {
         /// administrators)
         #[arg(long, value_name = "POLICY")]
         mfa_policy: Option<String>,
+        /// Let the sign-in field accept a userName as well as an email address (for accounts
+        /// provisioned over SCIM with a userName and no address)
+        #[arg(long, value_name = "BOOL")]
+        sign_in_with_username: Option<bool>,
     },
     /// List tenants as a JSON array
     List,
@@ -428,6 +432,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                     allow_signup,
                     require_email_verification,
                     rate_limits,
+                    ..NewTenant::default()
                 },
                 CLI_ACTOR,
                 &RequestMeta::cli(),
@@ -447,6 +452,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
             require_email_verification,
             rate_limits,
             mfa_policy,
+            sign_in_with_username,
         } => {
             let t = tenants::update(
                 &state.db,
@@ -457,6 +463,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                     require_email_verification,
                     rate_limits,
                     mfa_policy,
+                    sign_in_with_username,
                 },
                 CLI_ACTOR,
                 &RequestMeta::cli(),
@@ -486,6 +493,7 @@ fn tenant_json(state: &AppState, t: &entity::tenant::Model) -> Value {
         "require_email_verification": t.require_email_verification,
         "rate_limits": t.rate_limits,
         "mfa_policy": t.mfa_policy,
+        "sign_in_with_username": t.sign_in_with_username,
         "created_at": t.created_at,
     })
 }
@@ -539,6 +547,7 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
                         "id": u.id,
                         "sub": u.sub,
                         "email": u.email,
+                        "user_name": u.user_name,
                         "name": u.name,
                         "email_verified": u.email_verified,
                         "disabled": u.disabled,

@@ -16,6 +16,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// `optional`, `required` (everyone) or `admins` (required for administrators).
     pub mfa_policy: String,
+    /// The sign-in field also accepts a userName (for accounts provisioned without an
+    /// address, e.g. employee ids from an HR system).
+    pub sign_in_with_username: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

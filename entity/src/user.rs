@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
 /// A person's account in one tenant. `email_normalized` is the lower-cased address that the
-/// per-tenant unique index is on; `email` keeps what the user typed.
+/// per-tenant unique index is on; `email` keeps what the user typed. An account may have no
+/// address (SCIM needs only a `userName`): then both are `None`.
 #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -10,8 +11,8 @@ pub struct Model {
     pub tenant_id: Uuid,
     #[sea_orm(unique)]
     pub sub: String,
-    pub email: String,
-    pub email_normalized: String,
+    pub email: Option<String>,
+    pub email_normalized: Option<String>,
     pub email_verified: bool,
     pub name: Option<String>,
     /// PHC string (argon2id); `None` for an account without a password yet.
@@ -35,6 +36,25 @@ pub struct Model {
     pub scim_search: Json,
     /// Bumped on every change: the ETag.
     pub version: i64,
+    /// The OpenID Connect standard claims Plinto stores for the user (Core §5.1), by claim
+    /// name: written by SCIM and the account page through `accounts::profile`, which checks
+    /// them; read by OIDC claims and SAML attributes.
+    pub profile: Json,
+}
+
+impl Model {
+    /// What pages and authenticators call the account: its address, else its userName.
+    pub fn identifier(&self) -> &str {
+        self.email.as_deref().unwrap_or(&self.user_name)
+    }
+
+    /// Whether the account has an address it has not proven. Such an account may not add
+    /// second factors or passkeys (a pre-account takeover: someone signs up with another's
+    /// address first). An account with no address at all was provisioned by the tenant's
+    /// directory (SCIM), and there is no address whose later proof could hand it to someone.
+    pub fn has_unverified_address(&self) -> bool {
+        self.email.is_some() && !self.email_verified
+    }
 }
 
 impl std::fmt::Debug for Model {

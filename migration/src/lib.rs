@@ -11,6 +11,7 @@ mod m20261122_000006_scim;
 mod m20261122_000007_saml;
 mod m20261122_000008_mfa;
 mod m20261122_000009_passkeys;
+mod m20261204_000010_profiles;
 mod m20261204_000011_account_security;
 mod m20261204_000012_oauth;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_saml::Migration),
             Box::new(m20261122_000008_mfa::Migration),
             Box::new(m20261122_000009_passkeys::Migration),
+            Box::new(m20261204_000010_profiles::Migration),
             Box::new(m20261204_000011_account_security::Migration),
             Box::new(m20261204_000012_oauth::Migration),
         ]

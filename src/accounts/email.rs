@@ -173,7 +173,7 @@ pub async fn request_email_change<C: ConnectionTrait + TransactionTrait>(
     meta: &RequestMeta,
 ) -> DomainResult<()> {
     let email = validation::parse_email(new_email)?;
-    if email.normalized == user.email_normalized {
+    if user.email_normalized.as_deref() == Some(email.normalized.as_str()) {
         return Err(DomainError::invalid(
             "email",
             "this is already your email address",
@@ -209,15 +209,16 @@ async fn set_address(
     email: &validation::Email,
 ) -> DomainResult<user::Model> {
     let old = user.email.clone();
-    let changing = email.normalized != user.email_normalized;
+    let changing = user.email_normalized.as_deref() != Some(email.normalized.as_str());
     let mut doc = user.scim.clone();
-    let user_name_was_email = user.user_name_normalized == user.email_normalized;
+    let user_name_was_email =
+        user.email_normalized.as_deref() == Some(user.user_name_normalized.as_str());
     let mut active = user.into_active_model();
     active.email_verified = Set(true);
     if changing {
-        active.email = Set(email.display.clone());
-        active.email_normalized = Set(email.normalized.clone());
-        users::replace_email(&mut doc, &old, &email.display);
+        active.email = Set(Some(email.display.clone()));
+        active.email_normalized = Set(Some(email.normalized.clone()));
+        users::replace_email(&mut doc, old.as_deref(), &email.display);
         active.scim_search = Set(users::search_copy(&doc));
         active.scim = Set(doc);
         // An account whose SCIM userName was its address keeps it so.
@@ -252,7 +253,7 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
         return Ok(None);
     };
     let email = validation::parse_email(&t.email)?;
-    let changing = email.normalized != user.email_normalized;
+    let changing = user.email_normalized.as_deref() != Some(email.normalized.as_str());
     if changing
         && users::find_by_email(db, tenant.id, &email)
             .await?
@@ -282,18 +283,21 @@ pub async fn confirm_verification<C: ConnectionTrait + TransactionTrait>(
     .target(audit::user_actor(id));
     if changing {
         event = event.details(serde_json::json!({ "from": old, "to": user.email }));
-        let undo = issue(&txn, ctx, &user, EMAIL_UNDO, &old, UNDO_TTL).await?;
-        let valid_for = templates::duration_words(UNDO_TTL.num_seconds().max(0) as u64);
-        super::notices::email_changed(
-            &txn,
-            ctx,
-            tenant,
-            &old,
-            &user.email,
-            &link(ctx, UNDO_PATH, &undo),
-            &valid_for,
-        )
-        .await?;
+        // An account that had no address has no old one to tell (or to go back to).
+        if let Some(old) = &old {
+            let undo = issue(&txn, ctx, &user, EMAIL_UNDO, old, UNDO_TTL).await?;
+            let valid_for = templates::duration_words(UNDO_TTL.num_seconds().max(0) as u64);
+            super::notices::email_changed(
+                &txn,
+                ctx,
+                tenant,
+                old,
+                user.identifier(),
+                &link(ctx, UNDO_PATH, &undo),
+                &valid_for,
+            )
+            .await?;
+        }
     }
     audit::record(&txn, now, event).await?;
     txn.commit().await?;
@@ -380,11 +384,11 @@ pub async fn request_reset<C: ConnectionTrait + TransactionTrait>(
             .details(serde_json::json!({ "account_exists": user.is_some() })),
     )
     .await?;
-    let Some(user) = user else {
+    let Some((user, address)) = user.and_then(|u| u.email.clone().map(|a| (u, a))) else {
         txn.commit().await?;
         return Ok(false);
     };
-    let token = issue(&txn, ctx, &user, PASSWORD_RESET, &user.email, ctx.reset_ttl).await?;
+    let token = issue(&txn, ctx, &user, PASSWORD_RESET, &address, ctx.reset_ttl).await?;
     let link = link(ctx, RESET_PATH, &token);
     let valid_for = templates::duration_words(ctx.reset_ttl.num_seconds().max(0) as u64);
     let mail = templates::password_reset(&Mail {
@@ -392,15 +396,7 @@ pub async fn request_reset<C: ConnectionTrait + TransactionTrait>(
         link: &link,
         valid_for: &valid_for,
     })?;
-    outbox::enqueue(
-        &txn,
-        ctx.now,
-        ctx.mailer,
-        Some(tenant.id),
-        &user.email,
-        mail,
-    )
-    .await?;
+    outbox::enqueue(&txn, ctx.now, ctx.mailer, Some(tenant.id), &address, mail).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -441,8 +437,12 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     if input.password != input.confirm {
         return Err(DomainError::invalid("password", "the two passwords differ"));
     }
-    let email = validation::parse_email(&user.email)?;
-    validation::check_password(input.password, &email)?;
+    let email = user
+        .email
+        .as_deref()
+        .map(validation::parse_email)
+        .transpose()?;
+    validation::check_account_password(input.password, email.as_ref(), &user.user_name)?;
     let hash = hasher.hash(input.password).await?;
     let txn = crate::db::begin(db).await?;
     if !consume(&txn, ctx.now, &t).await? {
@@ -488,19 +488,23 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
 }
 
 /// Queue the "your password was changed" message (with a link to reset it, in case it was
-/// not the user). Call `mailer.wake()` after the transaction commits.
+/// not the user); nothing for an account without an address. Call `mailer.wake()` after the
+/// transaction commits.
 pub async fn notify_password_changed(
     db: &impl ConnectionTrait,
     ctx: &Ctx<'_>,
     tenant: &tenant::Model,
     user: &user::Model,
 ) -> DomainResult<()> {
+    let Some(address) = user.email.as_deref() else {
+        return Ok(());
+    };
     let forgot = format!("{}{}", ctx.issuer, crate::http::routes::PASSWORD_FORGOT);
     let mail = templates::password_changed(&Mail {
         product: &tenant.name,
         link: &forgot,
         valid_for: "",
     })?;
-    outbox::enqueue(db, ctx.now, ctx.mailer, Some(tenant.id), &user.email, mail).await?;
+    outbox::enqueue(db, ctx.now, ctx.mailer, Some(tenant.id), address, mail).await?;
     Ok(())
 }

@@ -20,7 +20,7 @@ use entity::{tenant, user};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::password::{Hasher, Verified};
-use super::{users, validation};
+use super::users;
 use crate::audit::{self, RequestMeta, actions};
 use crate::cache::Cache;
 use crate::error::DomainResult;
@@ -203,7 +203,11 @@ async fn succeeded(
 pub async fn clear(cache: &Cache, tenant: &tenant::Model, user: &user::Model) -> DomainResult<()> {
     // Longer than any counter lives: the counters of older generations are never read again.
     let ttl = StdDuration::from_secs(30 * 24 * 3600);
-    for identifier in [&user.email_normalized, &user.user_name_normalized] {
+    let identifiers = user
+        .email_normalized
+        .iter()
+        .chain([&user.user_name_normalized]);
+    for identifier in identifiers {
         cache.incr(&generation_key(tenant, identifier), ttl).await?;
     }
     Ok(())
@@ -234,10 +238,7 @@ pub async fn attempt<C: ConnectionTrait + TransactionTrait>(
         return Ok(wait);
     }
 
-    let user = match validation::parse_email(input.email) {
-        Ok(email) => users::find_by_email(db, tenant.id, &email).await?,
-        Err(_) => None,
-    };
+    let user = users::find_for_sign_in(db, tenant, input.email).await?;
     // Always one argon2 verification, whether or not the account exists.
     let verified = hasher
         .verify(
@@ -253,7 +254,8 @@ pub async fn attempt<C: ConnectionTrait + TransactionTrait>(
                 return Ok(Outcome::Disabled);
             }
             succeeded(cache, policy, &guess, now).await?;
-            if tenant.require_email_verification && !user.email_verified {
+            // An account without an address (a SCIM userName) has none to verify.
+            if tenant.require_email_verification && user.email.is_some() && !user.email_verified {
                 record_failure(
                     db,
                     now,

@@ -4,6 +4,7 @@ pub mod email;
 pub mod login;
 pub mod notices;
 pub mod password;
+pub mod profile;
 pub mod sessions;
 pub mod users;
 pub mod validation;

@@ -35,13 +35,17 @@ impl FactorChange {
     }
 }
 
+/// Mail a notice to `to`; an account without an address (a SCIM userName only) gets none.
 async fn send(
     db: &impl ConnectionTrait,
     ctx: &Ctx<'_>,
     tenant: &tenant::Model,
-    to: &str,
+    to: Option<&str>,
     notice: Notice<'_>,
 ) -> DomainResult<()> {
+    let Some(to) = to else {
+        return Ok(());
+    };
     let mail = templates::account_notice(
         &Mail {
             product: &tenant.name,
@@ -70,7 +74,7 @@ pub async fn factor_changed(
         db,
         ctx,
         tenant,
-        &user.email,
+        user.email.as_deref(),
         Notice {
             kind: "factor_changed",
             subject: format!("A sign-in method of your {} account changed", tenant.name),
@@ -98,7 +102,7 @@ pub async fn factors_removed(
         db,
         ctx,
         tenant,
-        &user.email,
+        user.email.as_deref(),
         Notice {
             kind: "factors_removed",
             subject: format!(
@@ -130,7 +134,7 @@ pub async fn signup_with_taken_address(
         db,
         ctx,
         tenant,
-        &owner.email,
+        owner.email.as_deref(),
         Notice {
             kind: "signup_taken",
             subject: format!(
@@ -164,7 +168,7 @@ pub async fn email_change_to_taken_address(
         db,
         ctx,
         tenant,
-        &owner.email,
+        owner.email.as_deref(),
         Notice {
             kind: "email_change_taken",
             subject: format!("Your address was given for another {} account", tenant.name),
@@ -196,7 +200,7 @@ pub async fn email_changed(
         db,
         ctx,
         tenant,
-        old,
+        Some(old),
         Notice {
             kind: "email_changed",
             subject: format!("The address of your {} account was changed", tenant.name),

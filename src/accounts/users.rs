@@ -67,8 +67,8 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         id: Set(id),
         tenant_id: Set(tenant_id),
         sub: Set(Uuid::new_v4().to_string()),
-        email: Set(email.display.clone()),
-        email_normalized: Set(email.normalized.clone()),
+        email: Set(Some(email.display.clone())),
+        email_normalized: Set(Some(email.normalized.clone())),
         email_verified: Set(input.email_verified),
         name: Set(name),
         password_hash: Set(password_hash),
@@ -83,6 +83,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         scim_search: Set(search_copy(&scim)),
         scim: Set(scim),
         version: Set(1),
+        profile: Set(serde_json::json!({})),
     }
     .insert(&txn)
     .await
@@ -117,6 +118,29 @@ pub async fn find_by_email(
         .await?)
 }
 
+/// The account a sign-in form names: by address, else (where the tenant allows it) by
+/// userName, case-insensitively.
+pub async fn find_for_sign_in(
+    db: &impl ConnectionTrait,
+    tenant: &entity::tenant::Model,
+    identifier: &str,
+) -> DomainResult<Option<user::Model>> {
+    if let Ok(email) = validation::parse_email(identifier)
+        && let Some(u) = find_by_email(db, tenant.id, &email).await?
+    {
+        return Ok(Some(u));
+    }
+    let user_name = identifier.trim().to_lowercase();
+    if !tenant.sign_in_with_username || user_name.is_empty() || !crate::db::storable(&user_name) {
+        return Ok(None);
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant.id))
+        .filter(user::Column::UserNameNormalized.eq(user_name))
+        .one(db)
+        .await?)
+}
+
 /// By the `sub` claim Plinto gives the user.
 pub async fn find_by_sub(
     db: &impl ConnectionTrait,
@@ -147,7 +171,7 @@ pub async fn find(
 pub async fn list(db: &impl ConnectionTrait, tenant_id: Uuid) -> DomainResult<Vec<user::Model>> {
     Ok(user::Entity::find()
         .filter(user::Column::TenantId.eq(tenant_id))
-        .order_by_asc(user::Column::EmailNormalized)
+        .order_by_asc(user::Column::UserNameNormalized)
         .all(db)
         .await?)
 }
@@ -178,37 +202,6 @@ pub async fn disable<C: ConnectionTrait + TransactionTrait>(
         audit::Event::new(actions::USER_DISABLE, actor.to_string(), meta)
             .tenant(tenant_id)
             .target(audit::user_actor(user.id)),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(user)
-}
-
-pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-    user: user::Model,
-    name: Option<&str>,
-    meta: &RequestMeta,
-) -> DomainResult<user::Model> {
-    let name = validation::parse_name(name)?;
-    let txn = crate::db::begin(db).await?;
-    let (tenant_id, id) = (user.tenant_id, user.id);
-    let mut doc = user.scim.clone();
-    set_display_name(&mut doc, name.as_deref());
-    let mut active = user.into_active_model();
-    active.name = Set(name);
-    active.scim_search = Set(search_copy(&doc));
-    active.scim = Set(doc);
-    active.updated_at = Set(now);
-    let user = active.update(&txn).await?;
-    bump_version(&txn, user.id).await?;
-    audit::record(
-        &txn,
-        now,
-        audit::Event::new(actions::PROFILE_UPDATE, audit::user_actor(id), meta)
-            .tenant(tenant_id)
-            .target(audit::user_actor(id)),
     )
     .await?;
     txn.commit().await?;
@@ -274,8 +267,12 @@ pub async fn change_password<C: ConnectionTrait + TransactionTrait>(
             "the two new passwords differ",
         ));
     }
-    let email = validation::parse_email(&user.email)?;
-    validation::check_password(change.new, &email)?;
+    let email = user
+        .email
+        .as_deref()
+        .map(validation::parse_email)
+        .transpose()?;
+    validation::check_account_password(change.new, email.as_ref(), &user.user_name)?;
     let hash = hasher.hash(change.new).await?;
     let txn = crate::db::begin(db).await?;
     let mut active = user.into_active_model();
@@ -316,7 +313,7 @@ pub fn set_display_name(doc: &mut serde_json::Value, name: Option<&str>) {
 
 /// Keep the emails of the SCIM representation in step with a change of the account's
 /// address: the element that held the old address (else the primary one) gets the new one.
-pub fn replace_email(doc: &mut serde_json::Value, old: &str, new: &str) {
+pub fn replace_email(doc: &mut serde_json::Value, old: Option<&str>, new: &str) {
     let Some(doc) = doc.as_object_mut() else {
         return;
     };
@@ -332,10 +329,12 @@ pub fn replace_email(doc: &mut serde_json::Value, old: &str, new: &str) {
             .and_then(serde_json::Value::as_str)
             .is_some_and(|x| x.eq_ignore_ascii_case(v))
     };
-    let at = list.iter().position(|e| value_is(e, old)).or_else(|| {
-        list.iter()
-            .position(|e| e.get("primary") == Some(&serde_json::Value::Bool(true)))
-    });
+    let at = old
+        .and_then(|old| list.iter().position(|e| value_is(e, old)))
+        .or_else(|| {
+            list.iter()
+                .position(|e| e.get("primary") == Some(&serde_json::Value::Bool(true)))
+        });
     match at
         .and_then(|i| list.get_mut(i))
         .and_then(|e| e.as_object_mut())

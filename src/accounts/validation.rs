@@ -118,6 +118,21 @@ pub fn check_password_user_name(password: &str, user_name: &str) -> DomainResult
     Ok(())
 }
 
+/// [`check_password`] for an account that may have no address, and
+/// [`check_password_user_name`]: the password is neither its address nor its userName.
+pub fn check_account_password(
+    password: &str,
+    email: Option<&Email>,
+    user_name: &str,
+) -> DomainResult<()> {
+    let none = Email {
+        display: String::new(),
+        normalized: String::new(),
+    };
+    check_password(password, email.unwrap_or(&none))?;
+    check_password_user_name(password, user_name)
+}
+
 /// An optional display name: trimmed, at most 200 characters, no control characters.
 pub fn parse_name(input: Option<&str>) -> DomainResult<Option<String>> {
     let Some(name) = input.map(str::trim).filter(|n| !n.is_empty()) else {

@@ -159,9 +159,12 @@ pub async fn register_begin(
         .filter_map(passkey_of)
         .map(|p| p.cred_id().clone())
         .collect::<Vec<_>>();
-    let display = user.name.clone().unwrap_or_else(|| user.email.clone());
+    let display = user
+        .name
+        .clone()
+        .unwrap_or_else(|| user.identifier().to_string());
     let (mut ccr, state) = wa
-        .start_passkey_registration(user.id, &user.email, &display, Some(exclude))
+        .start_passkey_registration(user.id, user.identifier(), &display, Some(exclude))
         .map_err(DomainError::internal)?;
     // Ask for a discoverable credential, so that the passkey can sign in without a user
     // name ("Sign in with a passkey"); authenticators that cannot still register.

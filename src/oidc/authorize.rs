@@ -78,6 +78,9 @@ pub struct AuthRequest {
     state: Option<String>,
     nonce: Option<String>,
     scopes: Vec<String>,
+    /// `scopes` and the scopes of claims asked for by name: what the user consents to (a
+    /// claim asked for by name is released alone, without the rest of its scope).
+    consent_scopes: Vec<String>,
     prompt: Vec<String>,
     max_age: Option<i64>,
     hint_sub: Option<String>,
@@ -299,14 +302,17 @@ pub async fn parse(
             }
         },
     };
+    let mut consent_scopes = scopes.clone();
     let (claims, claims_sub) = match form.opt("claims") {
         None => (None, None),
         Some(raw) => match claims::parse_request(raw) {
             Ok(v) => {
-                // Claims asked for by name need their scope (and the user's consent to it).
+                // Claims asked for by name need the user's consent to their scope; the
+                // client gets only those it may have.
+                let v = claims::allowed_request(&v, &allowed);
                 for scope in claims::implied_scopes(&v) {
-                    if allowed.iter().any(|a| a == scope) && !scopes.iter().any(|s| s == scope) {
-                        scopes.push(scope.to_string());
+                    if !consent_scopes.iter().any(|s| s == scope) {
+                        consent_scopes.push(scope.to_string());
                     }
                 }
                 let sub = claims::required_sub(&v).map(str::to_string);
@@ -342,6 +348,7 @@ pub async fn parse(
         state: st,
         nonce: form.opt("nonce").map(str::to_string),
         scopes,
+        consent_scopes,
         prompt,
         max_age,
         hint_sub,
@@ -610,7 +617,7 @@ async fn proceed(
         return Ok(res);
     }
     let consented = grants::consented_scopes(&state.db, user.id, &ar.client.client_id).await?;
-    let covered = ar.scopes.iter().all(|s| consented.contains(s));
+    let covered = ar.consent_scopes.iter().all(|s| consented.contains(s));
     if !ar.client.skip_consent && (ar.has_prompt("consent") || !covered) {
         if ar.has_prompt("none") {
             return Err(ar.reject("consent_required", "the user has not given consent"));
@@ -655,7 +662,7 @@ fn consent_page(
 ) -> UiResult {
     let csrf = CsrfToken::issue(req, state)?;
     let items = ar
-        .scopes
+        .consent_scopes
         .iter()
         .map(|s| {
             describe(s)
@@ -666,7 +673,7 @@ fn consent_page(
     let body = ConsentPage {
         tenant_name: &tenant.name,
         client_name: &ar.client.name,
-        email: &user.email,
+        email: user.identifier(),
         items,
         action: tenant_path(&tenant.slug, routes::CONSENT),
         csrf_token: &csrf.token,
@@ -799,7 +806,7 @@ async fn answer(
                 tenant.id,
                 user.id,
                 &ar.client.client_id,
-                &ar.scopes,
+                &ar.consent_scopes,
             )
             .await?;
             issue(state, tenant, &ar, &session, &user).await

@@ -58,7 +58,8 @@ pub enum SamlSpCommand {
         #[arg(long)]
         allow_sha1: bool,
         /// Send a value under another attribute name (`source=name`; an empty name leaves
-        /// it out). Sources: email, name, given_name, family_name, groups. Repeatable.
+        /// it out). Sources: email, name, user_name, given_name, family_name, nickname,
+        /// phone_number, locale, zoneinfo, picture, address (formatted), groups. Repeatable.
         #[arg(long, value_name = "SOURCE=NAME")]
         attribute: Vec<String>,
     },

@@ -34,7 +34,22 @@ pub struct AttributeMap {
 pub const ENC_AES256_GCM: &str = "http://www.w3.org/2009/xmlenc11#aes256-gcm";
 pub const ENC_AES256_CBC: &str = "http://www.w3.org/2001/04/xmlenc#aes256-cbc";
 
-pub const SOURCES: [&str; 5] = ["email", "name", "given_name", "family_name", "groups"];
+/// What an attribute's values come from: the account's address, name and userName, its
+/// profile (`address` is the formatted postal address), its SCIM groups.
+pub const SOURCES: [&str; 12] = [
+    "email",
+    "name",
+    "given_name",
+    "family_name",
+    "groups",
+    "user_name",
+    "nickname",
+    "phone_number",
+    "locale",
+    "zoneinfo",
+    "picture",
+    "address",
+];
 
 /// The default attribute names: the URI (`urn:oid`) names of eduPerson / inetOrgPerson, as
 /// saml2int asks.
@@ -45,6 +60,8 @@ pub fn default_attributes() -> Vec<AttributeMap> {
         ("given_name", "urn:oid:2.5.4.42"),
         ("family_name", "urn:oid:2.5.4.4"),
         ("groups", "urn:oid:1.3.6.1.4.1.5923.1.5.1.1"),
+        ("user_name", "urn:oid:0.9.2342.19200300.100.1.1"),
+        ("phone_number", "urn:oid:2.5.4.20"),
     ]
     .into_iter()
     .map(|(source, name)| AttributeMap {
@@ -61,6 +78,8 @@ pub fn friendly_name(name: &str) -> Option<&'static str> {
         "urn:oid:2.16.840.1.113730.3.1.241" => "displayName",
         "urn:oid:2.5.4.42" => "givenName",
         "urn:oid:2.5.4.4" => "sn",
+        "urn:oid:0.9.2342.19200300.100.1.1" => "uid",
+        "urn:oid:2.5.4.20" => "telephoneNumber",
         "urn:oid:1.3.6.1.4.1.5923.1.5.1.1" => "isMemberOf",
         _ => return None,
     })

@@ -532,7 +532,7 @@ async fn resume_inner(
         &class_ref,
     )
     .await
-    .map_err(|e| fail(e.into()))
+    .map_err(fail)
 }
 
 /// Mark a stored request answered; a second answer is refused.
@@ -646,7 +646,7 @@ async fn init_inner(
         achieved_context(state, Some(&session)),
     )
     .await
-    .map_err(|e| (Some(ctx), e.into()))
+    .map_err(|e| (Some(ctx), e))
 }
 
 /// Whether `user` is the request's Subject: its NameID is the one this SP gets for the user
@@ -665,23 +665,29 @@ fn is_subject(
         .unwrap_or(NameIdFormat::Unspecified);
     match format {
         NameIdFormat::Transient => false,
-        NameIdFormat::EmailAddress | NameIdFormat::Unspecified => {
-            subject.name_id.eq_ignore_ascii_case(&user.email)
-        }
+        NameIdFormat::EmailAddress | NameIdFormat::Unspecified => name_id(state, sp, user, format)
+            .is_ok_and(|mine| subject.name_id.eq_ignore_ascii_case(&mine)),
         NameIdFormat::Persistent => name_id(state, sp, user, format)
             .is_ok_and(|mine| crate::crypto::ct_eq(mine.as_bytes(), subject.name_id.as_bytes())),
     }
 }
 
-/// The NameID for the user at this SP.
+/// The NameID for the user at this SP. An account without an address has no emailAddress
+/// NameID (SAML Core §3.4.1.1: the IdP cannot meet the policy); unspecified is its userName.
 fn name_id(
     state: &AppState,
     sp: &saml_sp::Model,
     user: &user::Model,
     format: NameIdFormat,
-) -> crate::error::DomainResult<String> {
+) -> Result<String, SamlError> {
     Ok(match format {
-        NameIdFormat::EmailAddress | NameIdFormat::Unspecified => user.email.clone(),
+        NameIdFormat::EmailAddress => user.email.clone().ok_or_else(|| {
+            SamlError::responder(
+                response::STATUS_INVALID_NAMEID_POLICY,
+                "the user has no email address for an emailAddress NameID",
+            )
+        })?,
+        NameIdFormat::Unspecified => user.identifier().to_string(),
         // Pairwise: the same for this user at this SP, unlinkable across SPs.
         NameIdFormat::Persistent => state
             .keys
@@ -696,20 +702,26 @@ async fn attributes(
     sp: &saml_sp::Model,
     user: &user::Model,
 ) -> crate::error::DomainResult<Vec<Attr>> {
-    let name_part = |k: &str| {
-        user.scim
-            .get("name")
-            .and_then(|n| n.get(k))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
+    let profile = crate::accounts::profile::of(user);
     let mut out = Vec::new();
     for m in sps::attributes_of(sp) {
         let values: Vec<String> = match m.source.as_str() {
-            "email" => vec![user.email.clone()],
+            "email" => user.email.clone().into_iter().collect(),
             "name" => user.name.clone().into_iter().collect(),
-            "given_name" => name_part("givenName").into_iter().collect(),
-            "family_name" => name_part("familyName").into_iter().collect(),
+            "user_name" => vec![user.user_name.clone()],
+            "given_name" => profile.given_name.clone().into_iter().collect(),
+            "family_name" => profile.family_name.clone().into_iter().collect(),
+            "nickname" => profile.nickname.clone().into_iter().collect(),
+            "phone_number" => profile.phone_number.clone().into_iter().collect(),
+            "locale" => profile.locale.clone().into_iter().collect(),
+            "zoneinfo" => profile.zoneinfo.clone().into_iter().collect(),
+            "picture" => profile.picture.clone().into_iter().collect(),
+            "address" => profile
+                .address
+                .as_ref()
+                .and_then(|a| a.formatted.clone())
+                .into_iter()
+                .collect(),
             "groups" => crate::scim::users::groups_of(&state.db, &[user.id])
                 .await
                 .map_err(|e| crate::error::DomainError::internal(format!("{e:?}")))?
@@ -744,7 +756,7 @@ async fn issue(
     user: &user::Model,
     requested_format: Option<NameIdFormat>,
     class_ref: &str,
-) -> crate::error::DomainResult<HttpResponse> {
+) -> Result<HttpResponse, SamlError> {
     let now = state.now();
     let issuer = super::entity_id(&state.config.issuer(&tenant.slug));
     let format = requested_format
@@ -764,7 +776,8 @@ async fn issue(
         ended_at: Set(None),
     }
     .insert(&state.db)
-    .await?;
+    .await
+    .map_err(crate::error::DomainError::from)?;
     let attributes = attributes(state, sp, user).await?;
     let signer = certs::tenant_signer(state, tenant).await?;
     let assertion_id = super::new_id()?;

@@ -250,18 +250,19 @@ pub async fn run<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<Value> {
     let (fail_on_errors, ops) = parse(body)?;
     // Hash the passwords first: argon2 takes tens of milliseconds each, too long to hold the
     // transaction's locks (SQLite's one write lock above all) while it runs.
-    let mut prehashed = std::collections::HashMap::new();
+    // One hash for each use of a password, each with its own salt: the same password for two
+    // users must not give them the same stored hash.
+    let mut prehashed: std::collections::HashMap<String, Vec<String>> = Default::default();
     for op in &ops {
         for pw in op.data.iter().flat_map(passwords) {
-            if !prehashed.contains_key(pw)
-                && pw.len() <= crate::accounts::validation::MAX_PASSWORD_BYTES
-            {
-                prehashed.insert(pw.to_string(), ctx.hasher.hash(pw).await?);
+            if pw.len() <= crate::accounts::validation::MAX_PASSWORD_BYTES {
+                let hash = ctx.hasher.hash(pw).await?;
+                prehashed.entry(pw.to_string()).or_default().push(hash);
             }
         }
     }
     let mut outer = ctx.on(ctx.db);
-    outer.prehashed = prehashed;
+    outer.prehashed = std::sync::Arc::new(std::sync::Mutex::new(prehashed));
     let ctx = &outer;
     // One transaction for the request, one savepoint per operation: an operation that fails
     // leaves no trace and the others stand, and the request costs one commit, not one per

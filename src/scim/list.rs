@@ -116,6 +116,10 @@ impl ListQuery {
         };
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             match k.as_ref() {
+                // Which of two would apply? Refused, as the OAuth endpoints refuse repeats.
+                "filter" if q.filter.is_some() => {
+                    return Err(ScimError::invalid_filter("give filter once"));
+                }
                 "filter" => q.filter = Some(parse_filter(&v)?),
                 "sortBy" => q.sort_by = Some(parse_sort(&v)?),
                 "sortOrder" => q.descending = parse_order(&v)?,

@@ -53,15 +53,25 @@ pub struct Ctx<'a, C = DatabaseConnection> {
     /// `{issuer}/scim/v2`, no trailing slash.
     pub base: String,
     /// Password hashes made ahead (Bulk hashes before it opens its transaction, so that no
-    /// lock is held while argon2 runs), by password.
-    pub prehashed: std::collections::HashMap<String, String>,
+    /// lock is held while argon2 runs): by password, one hash (one salt) for each time the
+    /// request uses it, each taken once. Shared by the contexts made with [`Ctx::on`].
+    pub prehashed: Prehashed,
 }
 
+pub type Prehashed =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>;
+
 impl<C> Ctx<'_, C> {
-    /// The argon2id hash of a password: made ahead, or now.
+    /// The argon2id hash of a password: one made ahead (never handed out twice), or a new one.
     pub async fn hash_password(&self, password: &str) -> crate::error::DomainResult<String> {
-        match self.prehashed.get(password) {
-            Some(h) => Ok(h.clone()),
+        let made = self
+            .prehashed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(password)
+            .and_then(Vec::pop);
+        match made {
+            Some(h) => Ok(h),
             None => self.hasher.hash(password).await,
         }
     }

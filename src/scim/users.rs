@@ -1,9 +1,11 @@
 //! SCIM Users: the tenant's accounts. `userName`, `externalId` and `active` are columns of the
 //! account; the rest of the representation is kept as canonical JSON (`users.scim`). The
 //! account's address is the primary email (else the `work` one, else the first, else an
-//! address-shaped `userName`); its name is `displayName` (else `name.formatted`, else given and
-//! family name). `password` sets the account's password and is never returned. `active: false`
-//! blocks sign-in and ends the user's sessions and grants.
+//! address-shaped `userName`, else none: a `userName` is all RFC 7643 §4.1 requires); its name
+//! is `displayName` (else `name.formatted`, else given and family name); its profile (the
+//! OpenID Connect claims) is read from the attributes that have an OIDC equivalent, see
+//! [`crate::accounts::profile::from_scim`]. `password` sets the account's password and is never
+//! returned. `active: false` blocks sign-in and ends the user's sessions and grants.
 
 use std::collections::HashMap;
 
@@ -23,7 +25,7 @@ use super::schema::{self, ENTERPRISE_USER, PLINTO_USER, USER};
 use super::sql::{self, Table};
 use super::{Ctx, Db, check_if_match, meta, patch};
 use crate::accounts::users as accounts;
-use crate::accounts::{sessions, validation};
+use crate::accounts::{profile, sessions, validation};
 use crate::audit::{self, actions};
 use crate::error::DomainError;
 
@@ -68,7 +70,7 @@ fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
         )));
     }
     let active = match doc.remove("active") {
-        None => None,
+        None | Some(Value::Null) => None,
         Some(Value::Bool(b)) => Some(b),
         Some(_) => return Err(ScimError::invalid_value("active is a boolean")),
     };
@@ -86,8 +88,8 @@ fn split(mut doc: Map<String, Value>) -> ScimResult<Fields> {
     })
 }
 
-/// The account's address from the representation.
-fn account_email(f: &Fields) -> ScimResult<validation::Email> {
+/// The account's address from the representation, if it has one.
+fn account_email(f: &Fields) -> ScimResult<Option<validation::Email>> {
     let emails: Vec<&Map<String, Value>> = f
         .doc
         .get("emails")
@@ -110,14 +112,10 @@ fn account_email(f: &Fields) -> ScimResult<validation::Email> {
         .or_else(|| emails.first())
         .and_then(value);
     match chosen {
-        Some(v) => validation::parse_email(v).map_err(|_| {
+        Some(v) => validation::parse_email(v).map(Some).map_err(|_| {
             ScimError::invalid_value(format!("emails: {v:?} is not an email address"))
         }),
-        None => validation::parse_email(&f.user_name).map_err(|_| {
-            ScimError::invalid_value(
-                "a Plinto account needs an email address: give emails, or a userName that is one",
-            )
-        }),
+        None => Ok(validation::parse_email(&f.user_name).ok()),
     }
 }
 
@@ -179,9 +177,15 @@ pub fn representation<C: Db>(
         out.insert("externalId".into(), e.clone().into());
     }
     out.insert("userName".into(), u.user_name.clone().into());
-    out.insert("active".into(), (!u.disabled).into());
+    // `active: null` in the stored JSON: a PATCH removed it, so it is unassigned (and the
+    // account enabled).
+    if u.disabled || doc.get("active") != Some(&Value::Null) {
+        out.insert("active".into(), (!u.disabled).into());
+    }
     for (k, v) in doc {
-        out.insert(k, v);
+        if k != "active" {
+            out.insert(k, v);
+        }
     }
     out.insert(
         PLINTO_USER.into(),
@@ -320,7 +324,7 @@ async fn check_unique<C: Db>(
     ctx: &Ctx<'_, C>,
     me: Option<Uuid>,
     user_name_normalized: &str,
-    email: &validation::Email,
+    email: Option<&validation::Email>,
 ) -> ScimResult<()> {
     // Two lookups, each the whole key of a unique index: an OR of the two lets PostgreSQL
     // cache a generic plan that scans the tenant's rows (seen in the bench: quadratic).
@@ -337,7 +341,9 @@ async fn check_unique<C: Db>(
     if other(taken(user::Column::UserNameNormalized, user_name_normalized).await?) {
         return Err(ScimError::uniqueness("userName is already taken"));
     }
-    if other(taken(user::Column::EmailNormalized, &email.normalized).await?) {
+    if let Some(email) = email
+        && other(taken(user::Column::EmailNormalized, &email.normalized).await?)
+    {
         return Err(ScimError::uniqueness(format!(
             "another user has the email address {}",
             email.display
@@ -360,12 +366,12 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
     let f = split(parse_body(body)?)?;
     let email = account_email(&f)?;
     let name = account_name(&f.doc)?;
+    let profile = profile::from_scim(&f.doc)?;
     let normalized = f.user_name.to_lowercase();
-    check_unique(ctx, None, &normalized, &email).await?;
+    check_unique(ctx, None, &normalized, email.as_ref()).await?;
     let password_hash = match &f.password {
         Some(pw) => {
-            validation::check_password(pw, &email)?;
-            validation::check_password_user_name(pw, &f.user_name)?;
+            validation::check_account_password(pw, email.as_ref(), &f.user_name)?;
             Some(ctx.hash_password(pw).await?)
         }
         None => None,
@@ -376,10 +382,10 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
         id: Set(id),
         tenant_id: Set(ctx.tenant.id),
         sub: Set(Uuid::new_v4().to_string()),
-        email: Set(email.display.clone()),
-        email_normalized: Set(email.normalized.clone()),
         // The provisioning client speaks for the organisation that owns the addresses.
-        email_verified: Set(true),
+        email_verified: Set(email.is_some()),
+        email: Set(email.as_ref().map(|e| e.display.clone())),
+        email_normalized: Set(email.map(|e| e.normalized)),
         name: Set(name),
         password_hash: Set(password_hash),
         must_change_password: Set(false),
@@ -393,6 +399,7 @@ pub async fn create<C: Db>(ctx: &Ctx<'_, C>, body: &Value) -> ScimResult<user::M
         scim_search: Set(accounts::search_copy(&Value::Object(f.doc.clone()))),
         scim: Set(Value::Object(f.doc)),
         version: Set(1),
+        profile: Set(profile.to_json()),
     }
     .insert(&txn)
     .await
@@ -434,12 +441,12 @@ async fn store<C: Db>(
 ) -> ScimResult<user::Model> {
     let email = account_email(&f)?;
     let name = account_name(&f.doc)?;
+    let profile = profile::from_scim(&f.doc)?;
     let normalized = f.user_name.to_lowercase();
-    check_unique(ctx, Some(old.id), &normalized, &email).await?;
+    check_unique(ctx, Some(old.id), &normalized, email.as_ref()).await?;
     let password_hash = match &f.password {
         Some(pw) => {
-            validation::check_password(pw, &email)?;
-            validation::check_password_user_name(pw, &f.user_name)?;
+            validation::check_account_password(pw, email.as_ref(), &f.user_name)?;
             Some(ctx.hash_password(pw).await?)
         }
         None => old.password_hash.clone(),
@@ -449,14 +456,19 @@ async fn store<C: Db>(
         None => old.disabled,
     };
     let deactivated = disabled && !old.disabled;
-    let email_changed = email.normalized != old.email_normalized;
+    let email_changed =
+        email.as_ref().map(|e| e.normalized.as_str()) != old.email_normalized.as_deref();
     let txn = crate::db::begin(ctx.db).await?;
     let mut update = user::Entity::update_many()
-        .col_expr(user::Column::Email, Expr::value(email.display.clone()))
+        .col_expr(
+            user::Column::Email,
+            Expr::value(email.as_ref().map(|e| e.display.clone())),
+        )
         .col_expr(
             user::Column::EmailNormalized,
-            Expr::value(email.normalized.clone()),
+            Expr::value(email.as_ref().map(|e| e.normalized.clone())),
         )
+        .col_expr(user::Column::Profile, Expr::value(profile.to_json()))
         .col_expr(user::Column::Name, Expr::value(name))
         .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
         .col_expr(user::Column::Disabled, Expr::value(disabled))
@@ -474,7 +486,8 @@ async fn store<C: Db>(
         )
         .col_expr(user::Column::UpdatedAt, Expr::value(ctx.now));
     if email_changed {
-        update = update.col_expr(user::Column::EmailVerified, Expr::value(true));
+        // The provisioning client speaks for the organisation that owns the addresses.
+        update = update.col_expr(user::Column::EmailVerified, Expr::value(email.is_some()));
     }
     let mut update = update.filter(user::Column::Id.eq(old.id));
     if conditional {
@@ -546,12 +559,16 @@ pub async fn patch<C: Db>(
     if let Some(e) = &old.external_id {
         doc.insert("externalId".into(), e.clone().into());
     }
-    doc.insert("active".into(), (!old.disabled).into());
+    if doc.get("active") != Some(&Value::Null) {
+        doc.insert("active".into(), (!old.disabled).into());
+    }
     patch::apply(schema::users(), &mut doc, &ops)?;
     let mut f = split(doc)?;
     if f.active.is_none() {
-        // `remove active` leaves it unassigned: an account is active unless said otherwise.
+        // `remove active` leaves it unassigned (RFC 7644 §3.5.2.2), which Plinto reads as
+        // active; the stored `null` keeps it unassigned in the representation.
         f.active = Some(true);
+        f.doc.insert("active".into(), Value::Null);
     }
     store(ctx, old, f, actions::SCIM_USER_PATCH, if_match.is_some()).await
 }

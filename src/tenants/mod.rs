@@ -22,6 +22,8 @@ pub struct NewTenant {
     pub require_email_verification: Option<bool>,
     /// Rate limits over the configured ones (see [`crate::ratelimit::Overrides::parse`]).
     pub rate_limits: Option<String>,
+    /// The sign-in field also accepts a userName.
+    pub sign_in_with_username: bool,
 }
 
 /// Settings to change; `None` leaves one as it is.
@@ -33,6 +35,7 @@ pub struct TenantUpdate {
     pub rate_limits: Option<String>,
     /// `optional`, `required` or `admins`.
     pub mfa_policy: Option<String>,
+    pub sign_in_with_username: Option<bool>,
 }
 
 fn check_rate_limits(spec: Option<&str>) -> DomainResult<Option<String>> {
@@ -126,6 +129,7 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         rate_limits: Set(rate_limits),
         created_at: Set(now),
         mfa_policy: Set("optional".into()),
+        sign_in_with_username: Set(input.sign_in_with_username),
     }
     .insert(&txn)
     .await
@@ -168,6 +172,9 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     if let Some(v) = change.require_email_verification {
         active.require_email_verification = Set(v);
     }
+    if let Some(v) = change.sign_in_with_username {
+        active.sign_in_with_username = Set(v);
+    }
     if let Some(spec) = &change.rate_limits {
         active.rate_limits = Set(check_rate_limits(Some(spec))?);
     }
@@ -190,6 +197,7 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
                 "require_email_verification": model.require_email_verification,
                 "rate_limits": model.rate_limits,
                 "mfa_policy": model.mfa_policy,
+                "sign_in_with_username": model.sign_in_with_username,
             })),
     )
     .await?;

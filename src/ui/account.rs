@@ -11,7 +11,7 @@ use super::{
     removal_cookie, see_other,
 };
 use crate::accounts::users::{self, PasswordChange};
-use crate::accounts::{email, sessions};
+use crate::accounts::{email, profile, sessions};
 use crate::error::DomainError;
 use crate::http::form::Form;
 use crate::http::routes::{self, session_revoke_path, tenant_path};
@@ -41,9 +41,13 @@ struct SessionRow {
 #[template(path = "ui/account.html")]
 struct AccountPage<'a> {
     tenant_name: &'a str,
+    /// Empty for an account without an address.
     email: &'a str,
+    user_name: &'a str,
     email_verified: bool,
     name: &'a str,
+    /// (form field, label, value) of each profile field.
+    profile: Vec<(&'static str, &'static str, String)>,
     must_change_password: bool,
     email_action: String,
     verify_action: String,
@@ -172,9 +176,11 @@ async fn render(
         .collect();
     let body = AccountPage {
         tenant_name: &who.tenant.name,
-        email: &who.user.email,
+        email: who.user.email.as_deref().unwrap_or_default(),
+        user_name: &who.user.user_name,
         email_verified: who.user.email_verified,
         name: who.user.name.as_deref().unwrap_or(""),
+        profile: profile::form_fields(&profile::of(&who.user)),
         must_change_password: who.user.must_change_password,
         email_action: tenant_path(slug, routes::ACCOUNT_EMAIL),
         verify_action: tenant_path(slug, routes::ACCOUNT_EMAIL_VERIFY),
@@ -267,16 +273,23 @@ pub async fn profile(
         return Ok(redirect);
     }
     let meta = super::meta(&req, &state);
-    match users::update_profile(
+    let edited = profile::with_form_fields(&profile::of(&who.user), |k| form.get(k));
+    let name = form.get("name").or(who.user.name.as_deref());
+    match profile::update(
         &state.db,
         state.now(),
         who.user.clone(),
-        form.get("name"),
+        name,
+        edited,
         &meta,
     )
     .await
     {
         Ok(_) => Ok(back_with_notice(&who.tenant.slug, "profile")),
+        Err(DomainError::Invalid { field, message }) => {
+            let message = format!("{}: {message}", profile::label(field));
+            form_error(&req, &state, &who, DomainError::Invalid { field, message }).await
+        }
         Err(e) => form_error(&req, &state, &who, e).await,
     }
 }
@@ -431,6 +444,10 @@ pub async fn resend_verification(
         Ok(who) => who,
         Err(redirect) => return Ok(redirect),
     };
+    let Some(address) = who.user.email.clone() else {
+        // Nothing to verify until the account has an address.
+        return Ok(see_other(&tenant_path(&who.tenant.slug, routes::ACCOUNT)).finish());
+    };
     if who.user.email_verified {
         return Ok(back_with_notice(&who.tenant.slug, "verification"));
     }
@@ -447,7 +464,7 @@ pub async fn resend_verification(
         &state.email_ctx(&who.tenant),
         &who.tenant,
         &who.user,
-        &who.user.email,
+        &address,
         &meta,
     )
     .await?;

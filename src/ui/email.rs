@@ -122,7 +122,7 @@ pub async fn verify_submit(
                 &tenant,
                 StatusCode::OK,
                 "Email address verified",
-                &format!("{} is now your verified email address.", user.email),
+                &format!("{} is now your verified email address.", user.identifier()),
                 Some((
                     tenant_path(&tenant.slug, routes::ACCOUNT),
                     "Go to your account",
@@ -206,7 +206,7 @@ pub async fn undo_submit(
                 &format!(
                     "{} is the account's address again, and every session was signed out. \
                      Choose a new password now, in case someone else knows it.",
-                    user.email
+                    user.identifier()
                 ),
                 Some(forgot_link(&tenant.slug)),
             )?;
@@ -367,7 +367,7 @@ pub async fn reset_show(
             &tenant,
             StatusCode::OK,
             token,
-            &user.email,
+            user.identifier(),
             vec![],
         ),
         None => dead_link(&tenant, "password reset", forgot_link(&tenant.slug)),
@@ -435,7 +435,7 @@ pub async fn reset_submit(
                 token,
             )
             .await?
-            .map(|(_, u)| u.email)
+            .map(|(_, u)| u.identifier().to_string())
             .unwrap_or_default();
             render_reset(
                 &state,

@@ -14,6 +14,9 @@ use crate::state::AppState;
 
 /// The one message for an unknown account and a wrong password.
 pub const INVALID_CREDENTIALS: &str = "The email address or password is not right.";
+/// The same, where the tenant lets users sign in with their userName too.
+pub const INVALID_CREDENTIALS_USER_NAME: &str =
+    "The email address, user name or password is not right.";
 
 #[derive(Template)]
 #[template(path = "ui/login.html")]
@@ -23,6 +26,8 @@ struct LoginPage<'a> {
     csrf_token: &'a str,
     return_to: &'a str,
     email: &'a str,
+    /// The field also takes a userName (the tenant's `sign_in_with_username`).
+    with_user_name: bool,
     errors: Vec<String>,
     notice: Option<String>,
     signup_url: Option<String>,
@@ -51,6 +56,7 @@ fn render(
         csrf_token: &csrf.token,
         return_to: view.return_to,
         email: view.email,
+        with_user_name: tenant.sign_in_with_username,
         errors: view.errors,
         notice: None,
         signup_url: tenant
@@ -120,7 +126,12 @@ pub async fn submit(
     if email.trim().is_empty() || password.is_empty() {
         let v = view(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "Enter your email address and password.".into(),
+            if tenant.sign_in_with_username {
+                "Enter your email address or user name, and your password."
+            } else {
+                "Enter your email address and password."
+            }
+            .into(),
         );
         return render(&state, &req, &tenant, v);
     }
@@ -167,7 +178,7 @@ pub async fn submit(
                     &state.email_ctx(&tenant),
                     &tenant,
                     &user,
-                    &user.email,
+                    user.identifier(),
                     &meta,
                 )
                 .await?;
@@ -180,14 +191,20 @@ pub async fn submit(
                 &format!(
                     "{} asks you to verify your email address before you sign in. We sent a \
                      link to {}: open it, then sign in again.",
-                    tenant.name, user.email
+                    tenant.name,
+                    user.identifier()
                 ),
                 Some((tenant_path(&tenant.slug, routes::LOGIN), "Back to sign in")),
             );
         }
         Outcome::InvalidCredentials => (
             StatusCode::UNPROCESSABLE_ENTITY,
-            INVALID_CREDENTIALS.to_string(),
+            if tenant.sign_in_with_username {
+                INVALID_CREDENTIALS_USER_NAME
+            } else {
+                INVALID_CREDENTIALS
+            }
+            .to_string(),
             None,
         ),
         Outcome::Disabled => (

@@ -479,7 +479,7 @@ async fn render_totp(
     errors: Vec<String>,
 ) -> UiResult {
     let secret = mfa::totp_begin(&state.db, state.now(), &state.keys.mfa_secrets, user).await?;
-    let uri = mfa::totp::otpauth_uri(&secret, &tenant.name, &user.email)?;
+    let uri = mfa::totp::otpauth_uri(&secret, &tenant.name, user.identifier())?;
     let csrf = CsrfToken::issue(req, state)?;
     let body = TotpPage {
         tenant_name: &tenant.name,
@@ -517,7 +517,7 @@ pub async fn totp_show(
     if mfa::totp_enrolled(&state.db, user.id).await? {
         return Ok(see_other(&tenant_path(&tenant.slug, routes::ACCOUNT)).finish());
     }
-    if !user.email_verified {
+    if user.has_unverified_address() {
         return verify_first(&tenant);
     }
     if let Some(redirect) = super::reauth::required(&state, &tenant, &session, &here) {
@@ -549,7 +549,7 @@ pub async fn totp_confirm(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    if !user.email_verified {
+    if user.has_unverified_address() {
         return verify_first(&tenant);
     }
     state

@@ -132,7 +132,7 @@ async fn may_add_passkey(
         Ok(None) => return Err(Box::new(error(StatusCode::UNAUTHORIZED, "Sign in again."))),
         Err(e) => return Err(Box::new(ui_error(e))),
     };
-    if !user.email_verified {
+    if user.has_unverified_address() {
         return Err(Box::new(error(
             StatusCode::FORBIDDEN,
             super::mfa::VERIFY_FIRST,

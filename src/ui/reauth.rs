@@ -93,7 +93,7 @@ async fn render(
         action: tenant_path(&tenant.slug, routes::ACCOUNT_REAUTH),
         csrf_token: &csrf.token,
         return_to,
-        email: &user.email,
+        email: user.identifier(),
         window: super::wait_words(sessions::REAUTH_WINDOW.num_seconds().max(0) as u64),
         has_password: user.password_hash.is_some(),
         has_totp: mfa::totp_enrolled(&state.db, user.id).await?,
@@ -261,7 +261,10 @@ pub async fn check_password(
     let policy = state.login_policy();
     let guess = Guess {
         tenant,
-        identifier: &user.email_normalized,
+        identifier: user
+            .email_normalized
+            .as_deref()
+            .unwrap_or(&user.user_name_normalized),
         ip: meta.ip.as_deref(),
     };
     super::limit_ip(state, tenant, Kind::Login, meta).await?;

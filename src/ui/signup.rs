@@ -125,13 +125,13 @@ pub async fn submit(
         &state.email_ctx(&tenant),
         &tenant,
         &user,
-        &user.email,
+        user.identifier(),
         &meta,
     )
     .await?;
     state.mailer.wake();
     if tenant.require_email_verification {
-        return check_your_email(&tenant, &user.email);
+        return check_your_email(&tenant, user.identifier());
     }
     let target = return_to_or_account(&tenant.slug, form.get("return_to"));
     super::sign_in(&state, &tenant, &user, &meta, &target, "pwd").await

@@ -489,8 +489,8 @@ async fn an_address_changes_when_the_new_one_is_verified() {
     let mail = sink.wait_for(2).await;
     assert_eq!(mail[1].to, vec!["alice@new.example".to_string()]);
     assert_eq!(
-        user(&s, ALICE).await.email,
-        ALICE,
+        user(&s, ALICE).await.email.as_deref(),
+        Some(ALICE),
         "unchanged until verified"
     );
     let link = link_in(&s, &mail[1], "/verify-email");
@@ -739,6 +739,88 @@ async fn a_password_change_on_the_account_page_is_notified() {
     let mail = sink.wait_for(1).await;
     assert_eq!(mail[0].to, vec![ALICE.to_string()]);
     assert_eq!(mail[0].subject(), "Your Plinto password was changed");
+    s.stop().await;
+    sink.stop().await;
+}
+
+/// An account without an address (a SCIM userName) gets no mail, not even the notice of a
+/// password change; once it adds an address on the account page and opens the link, mail
+/// flows like for anyone, and its userName stays.
+#[tokio::test]
+async fn an_account_without_an_address_gets_mail_once_it_adds_one() {
+    use crate::scim_client::{Scim, USER};
+    let sink = SmtpSink::start().await;
+    let s = server_with(&sink).await;
+    let scim = Scim::new(&s, "default").await;
+    let r = scim
+        .post(
+            "/Users",
+            &serde_json::json!({ "schemas": [USER], "userName": "E-1", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let out = s.cli(&[
+        "tenant",
+        "update",
+        "default",
+        "--sign-in-with-username",
+        "true",
+    ]);
+    assert!(out.status.success());
+    s.clock.advance(Duration::seconds(11)); // past the read cache
+    let b = s.browser();
+    assert_eq!(
+        b.login("default", "E-1", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let change = |current: &'static str, new: &'static str| {
+        let b = &b;
+        async move {
+            b.submit(
+                "/t/default/account",
+                "/t/default/account/password",
+                &[
+                    ("current_password", current),
+                    ("new_password", new),
+                    ("new_password_confirm", new),
+                ],
+            )
+            .await
+            .status()
+        }
+    };
+    // The password must not be the userName either.
+    assert_eq!(
+        change(PASSWORD, "E-1").await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let second = "a second fine passphrase";
+    assert_eq!(change(PASSWORD, second).await, StatusCode::SEE_OTHER);
+    assert!(outbox(&s.state).await.is_empty(), "no address, no mail");
+
+    let res = b
+        .submit(
+            "/t/default/account",
+            "/t/default/account/email",
+            &[("email", "e1@example.com")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mail = sink.wait_for(1).await;
+    assert_eq!(mail[0].to, vec!["e1@example.com".to_string()]);
+    let link = link_in(&s, &mail[0], "/verify-email");
+    let res = post_form_of(&b, &link, "/t/default/verify-email", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let u = user(&s, "e1@example.com").await;
+    assert!(u.email_verified);
+    assert_eq!(u.user_name, "E-1");
+    assert_eq!(
+        change(second, "a third fine passphrase").await,
+        StatusCode::SEE_OTHER
+    );
+    let mail = sink.wait_for(2).await;
+    assert_eq!(mail[1].to, vec!["e1@example.com".to_string()]);
+    assert_eq!(mail[1].subject(), "Your Plinto password was changed");
     s.stop().await;
     sink.stop().await;
 }

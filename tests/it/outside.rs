@@ -24,6 +24,8 @@ fn missing(what: &str) -> ! {
 }
 
 /// Run `tests/outside/node/{script}` with Node and these environment variables.
+// No Node script on this branch yet (the openid-client tests of issue 16 will call it).
+#[allow(dead_code)]
 pub async fn node(script: &str, env: &[(&str, &str)]) -> Value {
     let dir = dir();
     if !dir.join("node_modules/openid-client").exists() {

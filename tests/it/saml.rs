@@ -73,7 +73,12 @@ impl Idp {
 }
 
 /// Follow the browser through redirects on the IdP, signing in when the login page comes.
-async fn follow(b: &Browser, mut res: reqwest::Response) -> reqwest::Response {
+async fn follow(b: &Browser, res: reqwest::Response) -> reqwest::Response {
+    follow_as(b, res, EMAIL).await
+}
+
+/// [`follow`], signing in as `login` (an address or a userName).
+async fn follow_as(b: &Browser, mut res: reqwest::Response, login: &str) -> reqwest::Response {
     for _ in 0..10 {
         if !res.status().is_redirection() {
             return res;
@@ -96,7 +101,7 @@ async fn follow(b: &Browser, mut res: reqwest::Response) -> reqwest::Response {
                 .post(
                     "/t/acme/login",
                     &[
-                        ("email", EMAIL),
+                        ("email", login),
                         ("password", PASSWORD),
                         ("return_to", &return_to),
                         ("csrf_token", &csrf),
@@ -1427,4 +1432,151 @@ async fn an_authn_request_for_another_subject_is_denied() {
     let subject = a.subject.unwrap().name_id.unwrap().value;
     assert_eq!(subject, EMAIL);
     idp.s.stop().await;
+}
+
+/// An account without an address (a SCIM userName) has no emailAddress NameID: the SP gets a
+/// signed `InvalidNameIDPolicy` status, not a 500; persistent and unspecified still work. The
+/// profile's phone number and the userName are attributes.
+#[tokio::test]
+async fn user_name_only_accounts_and_profile_attributes() {
+    use crate::scim_client::{Scim, USER};
+    use serde_json::json;
+    let idp = Idp::start().await;
+    let out = idp.s.cli(&[
+        "tenant",
+        "update",
+        "acme",
+        "--sign-in-with-username",
+        "true",
+    ]);
+    assert!(out.status.success());
+    idp.s.clock.advance(chrono::Duration::seconds(11)); // past the read cache
+    let scim = Scim::new(&idp.s, "acme").await;
+    let r = scim
+        .post(
+            "/Users",
+            &json!({ "schemas": [USER], "userName": "E-7", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let found = scim
+        .filter("Users", &format!("userName eq \"{EMAIL}\""))
+        .await;
+    let ann = found.body["Resources"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let put = scim
+        .put(
+            &format!("/Users/{ann}"),
+            &json!({ "schemas": [USER], "userName": EMAIL,
+                     "emails": [{ "value": EMAIL, "primary": true }],
+                     "phoneNumbers": [{ "value": "+1 425 555 0100", "type": "work" }] }),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let sp = idp.register("mail", false, &[]);
+    let md = idp.metadata().await;
+
+    // emailAddress (the SP's format) for an account without an address: a status.
+    let b = idp.s.browser();
+    let (id, xml) = sp.authn_request(&AuthnOpts {
+        destination: Some(idp.sso()),
+        ..Default::default()
+    });
+    let q = sp.redirect_query(&xml, None, false);
+    let res = follow_as(&b, b.get(&format!("/t/acme/saml/sso?{q}")).await, "E-7").await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    assert_eq!(
+        status_of(&xml),
+        ["Responder", "InvalidNameIDPolicy"],
+        "{xml}"
+    );
+    assert!(xml.contains(&format!("InResponseTo=\"{id}\"")));
+    assert!(!xml.contains("<saml:Assertion"), "{xml}");
+
+    // The same user, asking this SP for a persistent NameID, or at an SP registered with
+    // unspecified (then the NameID is the userName): signed in.
+    let plain = idp.register("plain", false, &["--nameid-format", "unspecified"]);
+    for (sp, format, policy, expect) in [
+        (
+            &sp,
+            NAMEID_PERSISTENT,
+            Some((NAMEID_PERSISTENT.into(), true)),
+            None,
+        ),
+        (&plain, NAMEID_UNSPECIFIED, None, Some("E-7")),
+    ] {
+        let (id, res) = sso_redirect_as(
+            &idp,
+            &b,
+            sp,
+            AuthnOpts {
+                name_id_policy: policy,
+                ..Default::default()
+            },
+            "E-7",
+        )
+        .await;
+        let (xml, _) = posted(res, &sp.acs_url).await;
+        assert_eq!(status_of(&xml), ["Success"], "{format}");
+        let a = sp
+            .samael_sp(&md, false)
+            .parse_xml_response(&xml, Some(&[id.as_str()]))
+            .unwrap();
+        let name_id = a.subject.unwrap().name_id.unwrap();
+        assert_eq!(name_id.format.as_deref(), Some(format));
+        if let Some(v) = expect {
+            assert_eq!(name_id.value, v);
+        }
+        let attrs: Vec<String> = a.attribute_statements.unwrap()[0]
+            .attributes
+            .iter()
+            .map(|at| at.name.clone().unwrap())
+            .collect();
+        assert!(
+            !attrs
+                .iter()
+                .any(|n| n == "urn:oid:0.9.2342.19200300.100.1.3")
+        );
+    }
+
+    // An account with an address: emailAddress NameID, and the profile in the attributes.
+    let b = idp.s.browser();
+    let (rid, res) = sso_redirect(&idp, &b, &sp, AuthnOpts::default(), false).await;
+    let (xml, _) = posted(res, &sp.acs_url).await;
+    let a = sp
+        .samael_sp(&md, false)
+        .parse_xml_response(&xml, Some(&[rid.as_str()]))
+        .unwrap();
+    assert_eq!(a.subject.unwrap().name_id.unwrap().value, EMAIL);
+    let attrs: std::collections::HashMap<String, Vec<String>> = a.attribute_statements.unwrap()[0]
+        .attributes
+        .iter()
+        .map(|at| {
+            (
+                at.name.clone().unwrap(),
+                at.values.iter().filter_map(|v| v.value.clone()).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(attrs["urn:oid:2.5.4.20"], ["+1 425 555 0100"]);
+    assert_eq!(attrs["urn:oid:0.9.2342.19200300.100.1.1"], [EMAIL]);
+    assert!(xml.contains("FriendlyName=\"telephoneNumber\""));
+}
+
+async fn sso_redirect_as(
+    idp: &Idp,
+    b: &Browser,
+    sp: &TestSp,
+    opts: AuthnOpts,
+    login: &str,
+) -> (String, reqwest::Response) {
+    let (id, xml) = sp.authn_request(&AuthnOpts {
+        destination: Some(idp.sso()),
+        ..opts
+    });
+    let q = sp.redirect_query(&xml, None, false);
+    let res = b.get(&format!("/t/acme/saml/sso?{q}")).await;
+    (id, follow_as(b, res, login).await)
 }

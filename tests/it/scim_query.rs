@@ -867,11 +867,21 @@ async fn search_requests_per_type_and_at_the_root() {
     // A filter only Users understand: no Groups, no error.
     let r = root(json!({ "filter": r#"userName eq "ada@example.com""# })).await;
     assert_list(&r, "root userName", "userName", &[ADA]);
-    // Nobody understands it: invalidFilter. No filter: too many.
+    // Nobody understands it: invalidFilter. No filter (optional, RFC 7644 §3.4.3): every
+    // User, then every Group, paged.
     let r = root(json!({ "filter": r#"nosuch eq "x""# })).await;
     r.assert_error(400, Some("invalidFilter"));
-    let r = root(json!({ "count": 10 })).await;
-    r.assert_error(400, Some("tooMany"));
+    let r = root(json!({ "count": 2 })).await;
+    let total = (ALL.len() + GROUPS.len()) as u64;
+    assert_eq!(counts(&r), (total, 1, 2, 2), "{}", r.text);
+    let r = root(json!({ "startIndex": ALL.len() + 1, "count": 1 })).await;
+    assert_eq!(
+        counts(&r),
+        (total, ALL.len() as u64 + 1, 1, 1),
+        "{}",
+        r.text
+    );
+    ok(&r, resources(&r)[0]["meta"]["resourceType"] == "Group");
     // Sorted by an attribute only Users have: the Groups lack it (as a missing value would).
     let r = root(json!({ "filter": ing, "sortBy": "userName" })).await;
     assert_order(&r, "displayName", &["Alan Turing", "Engineering"]);

@@ -62,7 +62,7 @@ impl TestDb {
         self.postgres.as_ref().map(|(_, n)| n.as_str())
     }
 
-    async fn drop(self) {
+    pub async fn drop(self) {
         if let Some((base, name)) = self.postgres
             && let Ok(admin) = Database::connect(&base).await
         {

@@ -277,13 +277,16 @@ fn enterprise_and_group_schemas() {
         .iter()
         .map(|a| a.name.as_str())
         .collect();
-    assert_eq!(subs, ["value", "$ref", "type"]);
-    assert!(
-        members
-            .sub_attributes
-            .iter()
-            .all(|s| s.mutability == Mutability::Immutable)
-    );
+    assert_eq!(subs, ["value", "$ref", "type", "display"]);
+    // A client sets value, $ref and type once; display is Plinto's (the member's name).
+    for s in &members.sub_attributes {
+        let expected = if s.name == "display" {
+            Mutability::ReadOnly
+        } else {
+            Mutability::Immutable
+        };
+        assert_eq!(s.mutability, expected, "{}", s.name);
+    }
     assert_eq!(
         members.sub_attribute("type").unwrap().canonical_values,
         ["User", "Group"]
