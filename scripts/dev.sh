@@ -41,8 +41,25 @@ apt_install() {
     "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# apt_install_for COMMAND PACKAGE... : install the packages when COMMAND is not on PATH (node,
+# npm and python3 often come from elsewhere than Debian: nodesource bundles npm, pyenv brings
+# its own python; installing Debian's over those would conflict).
+apt_install_for() {
+    local cmd="$1"
+    shift
+    command -v "$cmd" >/dev/null 2>&1 || apt_install "$@"
+}
+
 BUILD_PACKAGES=(pkg-config libssl-dev libxml2-dev libxslt1-dev libxmlsec1-dev libclang-dev clang)
-TEST_PACKAGES=(xmlsec1 chromium chromium-driver nodejs npm python3 python3-venv)
+TEST_PACKAGES=(xmlsec1 chromium chromium-driver)
+
+# What the test tools need besides Debian packages that are checked by name.
+test_tools() {
+    apt_install_for node nodejs
+    apt_install_for npm npm
+    apt_install_for python3 python3
+    python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_install python3-venv
+}
 
 # The outside client libraries, installed again only when their pinned lists change.
 outside_clients() {
@@ -70,6 +87,7 @@ serve)
     ;;
 test)
     apt_install "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    test_tools
     # The pyenv / distribution python3 on PATH is the one the venv is made from.
     outside_clients
     exec cargo test --locked --workspace "$@"
