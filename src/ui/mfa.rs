@@ -285,54 +285,35 @@ pub async fn submit(
     };
     let user = who.user().clone();
     let meta = super::meta(&req, &state);
-    state
-        .limit(Some(&tenant), Kind::Mfa, &user.id.to_string())
-        .await
-        .map_err(UiError::from)?;
-    let now = state.now();
     let (code, recovery) = (form.text("code").trim(), form.text("recovery_code").trim());
-    let (ok, remaining) = if !recovery.is_empty() {
-        match mfa::recovery_use(&state.db, now, &state.keys.mfa_recovery, user.id, recovery).await?
-        {
-            Some(left) => (true, Some(left)),
-            None => (false, None),
+    let remaining = match check_code(&state, &tenant, &user, &meta, code, recovery).await? {
+        CodeProof::Totp => None,
+        CodeProof::Recovery { left } => Some(left),
+        CodeProof::Wrong => {
+            let message = if recovery.is_empty() {
+                "That code is not right, or it was already used. Enter the current code from \
+                 your authenticator app."
+            } else {
+                "That recovery code is not right, or it was already used."
+            };
+            return render_challenge(
+                &req,
+                &state,
+                &tenant,
+                &user,
+                &return_to,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                vec![message.into()],
+            )
+            .await;
         }
-    } else {
-        let ok = mfa::totp_check(
-            &state.db,
-            now,
-            &state.keys.mfa_secrets,
-            user.id,
-            code,
-            false,
-        )
-        .await?;
-        (ok, None)
     };
+    let now = state.now();
     let event = |action| {
         audit::Event::new(action, audit::user_actor(user.id), &meta)
             .tenant(tenant.id)
             .target(format!("user:{}", user.id))
     };
-    if !ok {
-        audit::record(&state.db, now, event(actions::MFA_FAILURE).failed()).await?;
-        let message = if recovery.is_empty() {
-            "That code is not right, or it was already used. Enter the current code from your \
-             authenticator app."
-        } else {
-            "That recovery code is not right, or it was already used."
-        };
-        return render_challenge(
-            &req,
-            &state,
-            &tenant,
-            &user,
-            &return_to,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            vec![message.into()],
-        )
-        .await;
-    }
     audit::record(&state.db, now, event(actions::MFA_SUCCESS)).await?;
     if let Some(left) = remaining {
         audit::record(
@@ -361,6 +342,64 @@ pub async fn submit(
     };
     set_cookies(&mut res, &state, &tenant, session_cookie)?;
     Ok(res)
+}
+
+/// What a code typed by `user` proved.
+pub(super) enum CodeProof {
+    /// Nothing: the code was wrong or already used (audited as `mfa.failure`).
+    Wrong,
+    /// A code of the authenticator app.
+    Totp,
+    /// A recovery code, now used; `left` are still unused.
+    Recovery { left: u64 },
+}
+
+/// Check a code of the authenticator app, or a recovery code when `recovery` is not empty,
+/// for `user`, under the user's mfa rate limit. A wrong code is recorded as `mfa.failure`.
+pub(super) async fn check_code(
+    state: &AppState,
+    tenant: &tenant::Model,
+    user: &user::Model,
+    meta: &audit::RequestMeta,
+    code: &str,
+    recovery: &str,
+) -> Result<CodeProof, UiError> {
+    state
+        .limit(Some(tenant), Kind::Mfa, &user.id.to_string())
+        .await?;
+    let now = state.now();
+    let proof = if !recovery.is_empty() {
+        match mfa::recovery_use(&state.db, now, &state.keys.mfa_recovery, user.id, recovery).await?
+        {
+            Some(left) => CodeProof::Recovery { left },
+            None => CodeProof::Wrong,
+        }
+    } else if mfa::totp_check(
+        &state.db,
+        now,
+        &state.keys.mfa_secrets,
+        user.id,
+        code,
+        false,
+    )
+    .await?
+    {
+        CodeProof::Totp
+    } else {
+        CodeProof::Wrong
+    };
+    if matches!(proof, CodeProof::Wrong) {
+        audit::record(
+            &state.db,
+            now,
+            audit::Event::new(actions::MFA_FAILURE, audit::user_actor(user.id), meta)
+                .tenant(tenant.id)
+                .target(audit::user_actor(user.id))
+                .failed(),
+        )
+        .await?;
+    }
+    Ok(proof)
 }
 
 /// A second factor (`factor`, an RFC 8176 method) was proven: step the session up, or start

@@ -10,6 +10,7 @@ use askama::Template;
 use entity::{session, tenant, user};
 use serde_json::json;
 
+use super::mfa::CodeProof;
 use super::{CsrfToken, UiError, UiResult, current_session, load_tenant, page, read_form};
 use crate::accounts::login::{self, Guess, Outcome};
 use crate::accounts::password::Verified;
@@ -169,28 +170,8 @@ pub async fn submit(
             Err((status, message)) => return again(status, message).await,
         }
     } else if !code.is_empty() {
-        state
-            .limit(Some(&tenant), Kind::Mfa, &user.id.to_string())
-            .await?;
-        let ok = mfa::totp_check(
-            &state.db,
-            now,
-            &state.keys.mfa_secrets,
-            user.id,
-            code,
-            false,
-        )
-        .await?;
-        if !ok {
-            audit::record(
-                &state.db,
-                now,
-                audit::Event::new(actions::MFA_FAILURE, audit::user_actor(user.id), &meta)
-                    .tenant(tenant.id)
-                    .target(audit::user_actor(user.id))
-                    .failed(),
-            )
-            .await?;
+        let proof = super::mfa::check_code(&state, &tenant, &user, &meta, code, "").await?;
+        if matches!(proof, CodeProof::Wrong) {
             return again(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "That code is not right, or it was already used.".into(),
