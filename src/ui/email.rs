@@ -7,12 +7,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, web};
 use askama::Template;
+use entity::{tenant, user};
 
 use super::{
     CsrfToken, UiError, UiResult, load_tenant, message_page, page, read_form, removal_cookie,
 };
 use crate::accounts::email::{self, NewPassword};
-use crate::error::DomainError;
+use crate::error::{DomainError, DomainResult};
 use crate::http::form::Form;
 use crate::http::routes::{self, tenant_path};
 use crate::ratelimit::Kind;
@@ -66,12 +67,19 @@ fn login_link(slug: &str) -> (String, &'static str) {
     (tenant_path(slug, routes::LOGIN), "Go to sign in")
 }
 
-pub async fn verify_show(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
+/// `GET` of a `purpose` link from an email (`what` names it on the dead-link page): the page
+/// whose button POSTs the token to `route`, built by `render` from the tenant, the action, the
+/// CSRF token, the token and the address. The token itself is not used here.
+async fn link_show(
+    req: &HttpRequest,
+    state: &AppState,
+    slug: &str,
+    purpose: &str,
+    what: &str,
+    route: &str,
+    render: impl FnOnce(&tenant::Model, String, &str, &str, &str) -> askama::Result<String>,
 ) -> UiResult {
-    let tenant = load_tenant(&state, &path).await?;
+    let tenant = load_tenant(state, slug).await?;
     let query = Form::parse(req.query_string().as_bytes())?;
     let token = query.text("token");
     let live = email::find_live(
@@ -79,23 +87,64 @@ pub async fn verify_show(
         state.now(),
         &state.keys.email_tokens,
         tenant.id,
-        email::VERIFY_EMAIL,
+        purpose,
         token,
     )
     .await?;
     let Some((t, _)) = live else {
-        return dead_link(&tenant, "verification", login_link(&tenant.slug));
+        return dead_link(&tenant, what, login_link(&tenant.slug));
     };
-    let csrf = CsrfToken::issue(&req, &state)?;
-    let body = VerifyPage {
-        tenant_name: &tenant.name,
-        action: tenant_path(&tenant.slug, routes::VERIFY_EMAIL),
-        csrf_token: &csrf.token,
+    let csrf = CsrfToken::issue(req, state)?;
+    let body = render(
+        &tenant,
+        tenant_path(&tenant.slug, route),
+        &csrf.token,
         token,
-        email: &t.email,
-    }
-    .render()?;
+        &t.email,
+    )?;
     Ok(page(StatusCode::OK, Some(csrf), body))
+}
+
+/// The answer to the `POST` of such a link: `done` with the user when the token was used, the
+/// dead-link page when it no longer works.
+fn link_used(
+    tenant: &tenant::Model,
+    what: &str,
+    result: DomainResult<Option<user::Model>>,
+    done: impl FnOnce(user::Model) -> UiResult,
+) -> UiResult {
+    match result {
+        Ok(Some(user)) => done(user),
+        Ok(None) => dead_link(tenant, what, login_link(&tenant.slug)),
+        Err(DomainError::Conflict(m)) => Err(UiError::BadRequest(super::capitalize(&m))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn verify_show(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> UiResult {
+    link_show(
+        &req,
+        &state,
+        &path,
+        email::VERIFY_EMAIL,
+        "verification",
+        routes::VERIFY_EMAIL,
+        |t, action, csrf_token, token, email| {
+            VerifyPage {
+                tenant_name: &t.name,
+                action,
+                csrf_token,
+                token,
+                email,
+            }
+            .render()
+        },
+    )
+    .await
 }
 
 pub async fn verify_submit(
@@ -115,24 +164,19 @@ pub async fn verify_submit(
         &meta,
     )
     .await;
-    match result {
-        Ok(Some(user)) => {
-            state.mailer.wake();
-            message_page(
-                &tenant,
-                StatusCode::OK,
-                "Email address verified",
-                &format!("{} is now your verified email address.", user.identifier()),
-                Some((
-                    tenant_path(&tenant.slug, routes::ACCOUNT),
-                    "Go to your account",
-                )),
-            )
-        }
-        Ok(None) => dead_link(&tenant, "verification", login_link(&tenant.slug)),
-        Err(DomainError::Conflict(m)) => Err(UiError::BadRequest(super::capitalize(&m))),
-        Err(e) => Err(e.into()),
-    }
+    link_used(&tenant, "verification", result, |user| {
+        state.mailer.wake();
+        message_page(
+            &tenant,
+            StatusCode::OK,
+            "Email address verified",
+            &format!("{} is now your verified email address.", user.identifier()),
+            Some((
+                tenant_path(&tenant.slug, routes::ACCOUNT),
+                "Go to your account",
+            )),
+        )
+    })
 }
 
 #[derive(Template)]
@@ -151,31 +195,25 @@ pub async fn undo_show(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> UiResult {
-    let tenant = load_tenant(&state, &path).await?;
-    let query = Form::parse(req.query_string().as_bytes())?;
-    let token = query.text("token");
-    let live = email::find_live(
-        &state.db,
-        state.now(),
-        &state.keys.email_tokens,
-        tenant.id,
+    link_show(
+        &req,
+        &state,
+        &path,
         email::EMAIL_UNDO,
-        token,
+        "undo",
+        routes::EMAIL_UNDO,
+        |t, action, csrf_token, token, email| {
+            UndoPage {
+                tenant_name: &t.name,
+                action,
+                csrf_token,
+                token,
+                email,
+            }
+            .render()
+        },
     )
-    .await?;
-    let Some((t, _)) = live else {
-        return dead_link(&tenant, "undo", login_link(&tenant.slug));
-    };
-    let csrf = CsrfToken::issue(&req, &state)?;
-    let body = UndoPage {
-        tenant_name: &tenant.name,
-        action: tenant_path(&tenant.slug, routes::EMAIL_UNDO),
-        csrf_token: &csrf.token,
-        token,
-        email: &t.email,
-    }
-    .render()?;
-    Ok(page(StatusCode::OK, Some(csrf), body))
+    .await
 }
 
 /// `POST /t/{tenant}/email/undo`.
@@ -197,27 +235,22 @@ pub async fn undo_submit(
         &meta,
     )
     .await;
-    match result {
-        Ok(Some(user)) => {
-            let mut res = message_page(
-                &tenant,
-                StatusCode::OK,
-                "Address change undone",
-                &format!(
-                    "{} is the account's address again, and every session was signed out. \
-                     Choose a new password now, in case someone else knows it.",
-                    user.identifier()
-                ),
-                Some(forgot_link(&tenant.slug)),
-            )?;
-            let cookie = removal_cookie(state.https(), &tenant.slug);
-            res.add_cookie(&cookie).map_err(|_| UiError::Internal)?;
-            Ok(res)
-        }
-        Ok(None) => dead_link(&tenant, "undo", login_link(&tenant.slug)),
-        Err(DomainError::Conflict(m)) => Err(UiError::BadRequest(super::capitalize(&m))),
-        Err(e) => Err(e.into()),
-    }
+    link_used(&tenant, "undo", result, |user| {
+        let mut res = message_page(
+            &tenant,
+            StatusCode::OK,
+            "Address change undone",
+            &format!(
+                "{} is the account's address again, and every session was signed out. \
+                 Choose a new password now, in case someone else knows it.",
+                user.identifier()
+            ),
+            Some(forgot_link(&tenant.slug)),
+        )?;
+        let cookie = removal_cookie(state.https(), &tenant.slug);
+        res.add_cookie(&cookie).map_err(|_| UiError::Internal)?;
+        Ok(res)
+    })
 }
 
 fn render_forgot(
