@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::notices::{self, OwnerNotice};
 use super::password::Hasher;
 use super::{sessions, users, validation};
 use crate::audit::{self, RequestMeta, actions};
@@ -182,7 +183,14 @@ pub async fn request_email_change<C: ConnectionTrait + TransactionTrait>(
     let txn = crate::db::begin(db).await?;
     match users::find_by_email(&txn, tenant.id, &email).await? {
         Some(owner) => {
-            super::notices::email_change_to_taken_address(&txn, ctx, tenant, &owner).await?;
+            notices::to_owner(
+                &txn,
+                ctx,
+                tenant,
+                &owner,
+                OwnerNotice::EmailChangeToTakenAddress,
+            )
+            .await?;
             audit::record(
                 &txn,
                 ctx.now,
@@ -478,7 +486,7 @@ pub async fn reset_password<C: ConnectionTrait + TransactionTrait>(
     .await?;
     notify_password_changed(&txn, ctx, tenant, &user).await?;
     if factors_removed {
-        super::notices::factors_removed(&txn, ctx, tenant, &user).await?;
+        notices::to_owner(&txn, ctx, tenant, &user, OwnerNotice::FactorsRemoved).await?;
     }
     txn.commit().await?;
     Ok(Some(ResetDone {

@@ -62,128 +62,87 @@ fn forgot(ctx: &Ctx<'_>) -> String {
     format!("{}{}", ctx.issuer, crate::http::routes::PASSWORD_FORGOT)
 }
 
-/// Tell the owner that a sign-in method changed.
-pub async fn factor_changed(
-    db: &impl ConnectionTrait,
-    ctx: &Ctx<'_>,
-    tenant: &tenant::Model,
-    user: &user::Model,
-    change: FactorChange,
-) -> DomainResult<()> {
-    send(
-        db,
-        ctx,
-        tenant,
-        user.email.as_deref(),
-        Notice {
-            kind: "factor_changed",
-            subject: format!("A sign-in method of your {} account changed", tenant.name),
-            paragraphs: vec![
-                format!("{} on your {} account.", change.sentence(), tenant.name),
-                "If you did this, there is nothing else to do. If you did not, reset your \
-                 password at once: that signs every session out."
-                    .into(),
-            ],
-            link: Some((forgot(ctx), "Reset your password")),
-        },
-    )
-    .await
+/// A notice to the account's owner whose text depends only on the tenant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OwnerNotice {
+    /// A sign-in method changed.
+    FactorChanged(FactorChange),
+    /// A password reset removed sign-in methods set up before the address was proven.
+    FactorsRemoved,
+    /// Someone tried to sign up with an address that already has an account.
+    SignupWithTakenAddress,
+    /// Someone asked to move another account to an address that already has an account.
+    EmailChangeToTakenAddress,
 }
 
-/// Tell the owner that a password reset removed sign-in methods set up before the address
-/// was proven.
-pub async fn factors_removed(
-    db: &impl ConnectionTrait,
-    ctx: &Ctx<'_>,
-    tenant: &tenant::Model,
-    user: &user::Model,
-) -> DomainResult<()> {
-    send(
-        db,
-        ctx,
-        tenant,
-        user.email.as_deref(),
-        Notice {
-            kind: "factors_removed",
-            subject: format!(
-                "Sign-in methods were removed from your {} account",
-                tenant.name
-            ),
-            paragraphs: vec![
-                "Your password was reset through a link sent to this address. The account's \
-                 address had not been verified before, so its passkeys, authenticator app and \
-                 recovery codes were removed: whoever set them up had not shown that they own \
-                 this address."
-                    .into(),
-                "Set up two-step verification again on your account page.".into(),
-            ],
-            link: None,
-        },
-    )
-    .await
+impl OwnerNotice {
+    fn notice(self, ctx: &Ctx<'_>, tenant: &tenant::Model) -> Notice<'static> {
+        let name = &tenant.name;
+        match self {
+            OwnerNotice::FactorChanged(change) => Notice {
+                kind: "factor_changed",
+                subject: format!("A sign-in method of your {name} account changed"),
+                paragraphs: vec![
+                    format!("{} on your {name} account.", change.sentence()),
+                    "If you did this, there is nothing else to do. If you did not, reset your \
+                     password at once: that signs every session out."
+                        .into(),
+                ],
+                link: Some((forgot(ctx), "Reset your password")),
+            },
+            OwnerNotice::FactorsRemoved => Notice {
+                kind: "factors_removed",
+                subject: format!("Sign-in methods were removed from your {name} account"),
+                paragraphs: vec![
+                    "Your password was reset through a link sent to this address. The account's \
+                     address had not been verified before, so its passkeys, authenticator app \
+                     and recovery codes were removed: whoever set them up had not shown that \
+                     they own this address."
+                        .into(),
+                    "Set up two-step verification again on your account page.".into(),
+                ],
+                link: None,
+            },
+            OwnerNotice::SignupWithTakenAddress => Notice {
+                kind: "signup_taken",
+                subject: format!("Someone tried to sign up to {name} with your address"),
+                paragraphs: vec![
+                    format!(
+                        "Someone tried to create a {name} account with this address, which \
+                         already has one. No new account was made."
+                    ),
+                    "If it was you, sign in with your account, or choose a new password if you \
+                     forgot it. If it was not you, you can ignore this message."
+                        .into(),
+                ],
+                link: Some((forgot(ctx), "Choose a new password")),
+            },
+            OwnerNotice::EmailChangeToTakenAddress => Notice {
+                kind: "email_change_taken",
+                subject: format!("Your address was given for another {name} account"),
+                paragraphs: vec![
+                    format!(
+                        "Someone asked to change the address of a {name} account to this \
+                         address, which already belongs to your account. Nothing was changed."
+                    ),
+                    "If it was not you, you can ignore this message.".into(),
+                ],
+                link: None,
+            },
+        }
+    }
 }
 
-/// Someone tried to sign up with an address that already has an account.
-pub async fn signup_with_taken_address(
+/// Mail `notice` to the owner of the account (none if it has no address).
+pub async fn to_owner(
     db: &impl ConnectionTrait,
     ctx: &Ctx<'_>,
     tenant: &tenant::Model,
     owner: &user::Model,
+    notice: OwnerNotice,
 ) -> DomainResult<()> {
-    send(
-        db,
-        ctx,
-        tenant,
-        owner.email.as_deref(),
-        Notice {
-            kind: "signup_taken",
-            subject: format!(
-                "Someone tried to sign up to {} with your address",
-                tenant.name
-            ),
-            paragraphs: vec![
-                format!(
-                    "Someone tried to create a {} account with this address, which already has \
-                     one. No new account was made.",
-                    tenant.name
-                ),
-                "If it was you, sign in with your account, or choose a new password if you \
-                 forgot it. If it was not you, you can ignore this message."
-                    .into(),
-            ],
-            link: Some((forgot(ctx), "Choose a new password")),
-        },
-    )
-    .await
-}
-
-/// Someone asked to move another account to an address that already has an account.
-pub async fn email_change_to_taken_address(
-    db: &impl ConnectionTrait,
-    ctx: &Ctx<'_>,
-    tenant: &tenant::Model,
-    owner: &user::Model,
-) -> DomainResult<()> {
-    send(
-        db,
-        ctx,
-        tenant,
-        owner.email.as_deref(),
-        Notice {
-            kind: "email_change_taken",
-            subject: format!("Your address was given for another {} account", tenant.name),
-            paragraphs: vec![
-                format!(
-                    "Someone asked to change the address of a {} account to this address, which \
-                     already belongs to your account. Nothing was changed.",
-                    tenant.name
-                ),
-                "If it was not you, you can ignore this message.".into(),
-            ],
-            link: None,
-        },
-    )
-    .await
+    let notice = notice.notice(ctx, tenant);
+    send(db, ctx, tenant, owner.email.as_deref(), notice).await
 }
 
 /// Tell the old address that the account moved to a new one, with a link to undo it.

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     CsrfToken, UiError, UiResult, current_session, load_tenant, page, read_form, see_other,
 };
-use crate::accounts::notices::FactorChange;
+use crate::accounts::notices::{self, FactorChange, OwnerNotice};
 use crate::accounts::sessions;
 use crate::audit::{self, actions};
 use crate::crypto;
@@ -673,7 +673,8 @@ pub(super) async fn notify_factor(
     change: FactorChange,
 ) {
     let ctx = state.email_ctx(tenant);
-    match crate::accounts::notices::factor_changed(&state.db, &ctx, tenant, user, change).await {
+    let notice = OwnerNotice::FactorChanged(change);
+    match notices::to_owner(&state.db, &ctx, tenant, user, notice).await {
         Ok(()) => state.mailer.wake(),
         Err(e) => tracing::warn!(error = %e, "cannot queue a factor change notice"),
     }

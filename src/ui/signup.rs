@@ -182,11 +182,12 @@ async fn taken(
         .await
         .is_ok();
     if notify {
-        crate::accounts::notices::signup_with_taken_address(
+        crate::accounts::notices::to_owner(
             &state.db,
             &state.email_ctx(tenant),
             tenant,
             &owner,
+            crate::accounts::notices::OwnerNotice::SignupWithTakenAddress,
         )
         .await?;
         state.mailer.wake();
