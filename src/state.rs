@@ -131,10 +131,20 @@ impl AppState {
         &self,
         tenant_id: uuid::Uuid,
         client_id: &str,
+        expect: crate::error::Expect<'_, entity::client::Model>,
         actor: &str,
         meta: &crate::audit::RequestMeta,
     ) -> DomainResult<()> {
-        crate::clients::delete(&self.db, self.now(), tenant_id, client_id, actor, meta).await?;
+        crate::clients::delete(
+            &self.db,
+            self.now(),
+            tenant_id,
+            client_id,
+            expect,
+            actor,
+            meta,
+        )
+        .await?;
         self.memo
             .clients
             .forget(&(tenant_id, client_id.to_string()));

@@ -390,15 +390,28 @@ pub async fn list_for_tenant(
         .await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
     tenant_id: Uuid,
     client_id: &str,
+    expect: crate::error::Expect<'_, client::Model>,
     actor: &str,
     meta: &RequestMeta,
 ) -> DomainResult<()> {
+    use sea_orm::QuerySelect;
     let txn = crate::db::begin(db).await?;
+    if expect.is_some() {
+        let old = client::Entity::find()
+            .filter(client::Column::TenantId.eq(tenant_id))
+            .filter(client::Column::ClientId.eq(client_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(DomainError::NotFound("client"))?;
+        crate::error::expect(expect, &old, "client")?;
+    }
     let result = client::Entity::delete_many()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::ClientId.eq(client_id))
@@ -426,6 +439,59 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// A new secret for a client that authenticates with one; the old one stops working at once on
+/// this node and within the read-cache TTL on the others. Returns the client and the secret
+/// (shown once).
+#[allow(clippy::too_many_arguments)]
+pub async fn rotate_secret<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    secret_key: &SubKey,
+    tenant_id: Uuid,
+    client_id: &str,
+    expect: crate::error::Expect<'_, client::Model>,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<(client::Model, String)> {
+    use sea_orm::QuerySelect;
+    if !crate::db::storable(client_id) {
+        return Err(DomainError::NotFound("client"));
+    }
+    let txn = crate::db::begin(db).await?;
+    let old = client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("client"))?;
+    crate::error::expect(expect, &old, "client")?;
+    if old.secret_hash.is_none() {
+        return Err(invalid(
+            "client",
+            "this client has no secret (auth method none or private_key_jwt)",
+        ));
+    }
+    let secret = crypto::random_token(32)?;
+    let mut active: client::ActiveModel = old.into();
+    active.secret_hash = Set(Some(secret_key.hash_hex(secret.as_bytes())));
+    let model = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(
+            crate::audit::actions::CLIENT_SECRET_ROTATE,
+            actor.to_string(),
+            meta,
+        )
+        .tenant(tenant_id)
+        .target(format!("client:{client_id}")),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((model, secret))
 }
 
 /// Whether `presented` is the client's secret (constant-time).

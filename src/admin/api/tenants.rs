@@ -1,0 +1,249 @@
+//! `/api/v1/tenants`: list, get, create, change settings (JSON Merge Patch), delete.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::problem::{Kind, Problem};
+use super::{ApiResult, IfMatch, auth, etag_of, json, json_body, resource};
+use crate::admin::views::{MfaPolicy, TenantView};
+use crate::http::routes;
+use crate::state::AppState;
+use crate::tenants::{self, NewTenant, TenantUpdate};
+
+#[derive(Serialize, ToSchema)]
+pub struct TenantList {
+    pub items: Vec<TenantView>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantCreate {
+    /// 1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
+    pub slug: String,
+    /// Display name (default: the slug).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Let people create their own accounts at `/t/{slug}/signup` (default false).
+    #[serde(default)]
+    pub allow_signup: bool,
+    /// Refuse password sign-in until the address is verified (default false).
+    #[serde(default)]
+    pub require_email_verification: bool,
+    /// Rate limits over the configured ones, e.g. `login=5/min,token=off`.
+    #[serde(default)]
+    pub rate_limits: Option<String>,
+}
+
+/// Present (even as `null`) or absent: what JSON Merge Patch tells apart.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A JSON Merge Patch (RFC 7396) of a tenant's settings: members left out stay as they are;
+/// `rate_limits: null` removes the tenant's own limits.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, required = false)]
+    pub allow_signup: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, required = false)]
+    pub require_email_verification: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub rate_limits: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = MfaPolicy, required = false)]
+    pub mfa_policy: Option<Option<MfaPolicy>>,
+}
+
+fn required<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, Problem> {
+    match v {
+        Some(None) => Err(Problem::field(
+            Kind::Invalid,
+            field,
+            "this setting cannot be removed; give a value",
+        )),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// The tenant's slug again, to confirm.
+    pub confirm: Option<String>,
+}
+
+#[utoipa::path(get, path = routes::ADMIN_TENANTS, tag = "tenants",
+    summary = "List the tenants the caller reaches",
+    description = "A platform token sees every tenant; a tenant's token sees its own.",
+    responses((status = 200, description = "The tenants, by slug", body = TenantList)))]
+pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult {
+    let (caller, _) = auth::caller(&state, &req).await?;
+    let items = tenants::list(&state.db)
+        .await?
+        .iter()
+        .filter(|t| caller.reaches(t))
+        .map(|t| TenantView::of(&state.config, t))
+        .collect();
+    Ok(json(&TenantList { items }))
+}
+
+#[utoipa::path(get, path = routes::ADMIN_TENANT, tag = "tenants", summary = "Get a tenant",
+    params(("tenant" = String, Path, description = "The tenant's slug")),
+    responses((status = 200, description = "The tenant", body = TenantView,
+        headers(("ETag" = String, description = "The representation's version")))))]
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult {
+    let (caller, _) = auth::caller(&state, &req).await?;
+    let t = auth::tenant(&state, &caller, &path).await?;
+    Ok(resource(StatusCode::OK, &TenantView::of(&state.config, &t)))
+}
+
+#[utoipa::path(post, path = routes::ADMIN_TENANTS, tag = "tenants",
+    summary = "Create a tenant (platform callers only)",
+    request_body(content = TenantCreate, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new tenant", body = TenantView,
+            headers(("ETag" = String), ("Location" = String))),
+        (status = 409, description = "The slug is taken", body = super::problem::ProblemBody,
+            content_type = "application/problem+json")))]
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
+    let (caller, meta) = auth::caller(&state, &req).await?;
+    auth::writes(&caller)?;
+    if !caller.platform {
+        return Err(Problem::new(
+            Kind::Forbidden,
+            "only a platform token (of the bootstrap tenant) creates tenants",
+        ));
+    }
+    let input: TenantCreate = json_body(&req, &body, false)?;
+    let t = tenants::create(
+        &state.db,
+        state.now(),
+        &state.keys.signing,
+        NewTenant {
+            slug: input.slug,
+            name: input.name,
+            allow_signup: input.allow_signup,
+            require_email_verification: input.require_email_verification,
+            rate_limits: input.rate_limits,
+        },
+        &caller.actor,
+        &meta,
+    )
+    .await?;
+    let view = TenantView::of(&state.config, &t);
+    let mut res = resource(StatusCode::CREATED, &view);
+    let location = super::link(
+        &state,
+        &super::fill(routes::ADMIN_TENANT, &[("tenant", &t.slug)]),
+        &[],
+    );
+    res.headers_mut().insert(
+        header::LOCATION,
+        header::HeaderValue::from_str(location.trim_end_matches('?'))
+            .map_err(|_| Problem::new(Kind::Internal, "an unexpected error happened"))?,
+    );
+    Ok(res)
+}
+
+#[utoipa::path(patch, path = routes::ADMIN_TENANT, tag = "tenants",
+    summary = "Change a tenant's settings (JSON Merge Patch)",
+    params(("tenant" = String, Path, description = "The tenant's slug"),
+        ("If-Match" = Option<String>, Header, description = "Change only if the ETag still is this one")),
+    request_body(content = TenantPatch, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The tenant as changed", body = TenantView,
+        headers(("ETag" = String)))))]
+pub async fn patch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult {
+    let (caller, meta) = auth::caller(&state, &req).await?;
+    auth::writes(&caller)?;
+    let t = auth::tenant(&state, &caller, &path).await?;
+    let input: TenantPatch = json_body(&req, &body, true)?;
+    let change = TenantUpdate {
+        allow_signup: required("allow_signup", input.allow_signup)?,
+        require_email_verification: required(
+            "require_email_verification",
+            input.require_email_verification,
+        )?,
+        rate_limits: input.rate_limits.map(Option::unwrap_or_default),
+        mfa_policy: required("mfa_policy", input.mfa_policy)?.map(|p| p.as_str().to_string()),
+    };
+    let if_match = IfMatch::of(&req);
+    let config = state.config.clone();
+    let expect =
+        move |t: &entity::tenant::Model| if_match.matches(&etag_of(&TenantView::of(&config, t)));
+    let t = tenants::update(
+        &state.db,
+        state.now(),
+        &t.slug,
+        change,
+        Some(&expect),
+        &caller.actor,
+        &meta,
+    )
+    .await?;
+    state.memo.tenants.forget(&t.slug);
+    Ok(resource(StatusCode::OK, &TenantView::of(&state.config, &t)))
+}
+
+#[utoipa::path(delete, path = routes::ADMIN_TENANT, tag = "tenants",
+    summary = "Delete a tenant and everything in it",
+    description = "Needs `?confirm=<slug>`. The bootstrap tenant cannot be deleted. Its audit events stay.",
+    params(("tenant" = String, Path, description = "The tenant's slug"), DeleteQuery,
+        ("If-Match" = Option<String>, Header, description = "Delete only if the ETag still is this one")),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<DeleteQuery>,
+) -> ApiResult {
+    let (caller, meta) = auth::caller(&state, &req).await?;
+    auth::writes(&caller)?;
+    let t = auth::tenant(&state, &caller, &path).await?;
+    if !caller.platform {
+        return Err(Problem::new(
+            Kind::Forbidden,
+            "only a platform token (of the bootstrap tenant) deletes tenants",
+        ));
+    }
+    if query.confirm.as_deref() != Some(t.slug.as_str()) {
+        return Err(Problem::field(
+            Kind::BadRequest,
+            "confirm",
+            "repeat the tenant's slug as ?confirm=<slug> to delete it",
+        ));
+    }
+    let if_match = IfMatch::of(&req);
+    let config = state.config.clone();
+    let expect =
+        move |t: &entity::tenant::Model| if_match.matches(&etag_of(&TenantView::of(&config, t)));
+    tenants::delete(
+        &state.db,
+        state.now(),
+        &t.slug,
+        Some(&expect),
+        &caller.actor,
+        &meta,
+    )
+    .await?;
+    state.memo.tenants.forget(&t.slug);
+    state.memo.discovery.forget(&t.slug);
+    Ok(HttpResponse::NoContent().finish())
+}
