@@ -892,8 +892,10 @@ async fn the_openapi_document_is_valid_and_the_server_keeps_to_it_under_schemath
     let s = start().await;
     let (token, _) = admin_token(&s, "default", false).await;
     s.create_tenant("acme", false).await;
-    s.create_user("acme", "known@acme.test", "correct horse battery")
+    let user = s
+        .create_user("acme", "known@acme.test", "correct horse battery")
         .await;
+    let (client_id, _) = admin_client(&s, "acme", false);
 
     let doc: Value = reqwest::get(s.url("/api/v1/openapi.json"))
         .await
@@ -932,9 +934,14 @@ async fn the_openapi_document_is_valid_and_the_server_keeps_to_it_under_schemath
             ("PLINTO_API", &s.url("/api/v1")),
             ("PLINTO_TOKEN", &token),
             ("MAX_EXAMPLES", "20"),
+            ("TENANT", "acme"),
+            ("USER_ID", &user.id.to_string()),
+            ("CLIENT_ID", &client_id),
+            ("WORK_DIR", s.dir.path().to_str().unwrap()),
         ],
     )
     .await;
+    eprintln!("{}", out["summary"].as_str().unwrap_or(""));
     assert_eq!(out["spec_valid"], true, "{out}");
     assert_eq!(out["schemathesis_exit"], 0, "{out}");
     s.stop().await;

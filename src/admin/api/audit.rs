@@ -55,7 +55,7 @@ fn instant(field: &'static str, raw: Option<&str>) -> Result<Option<DateTime<Utc
     .transpose()
 }
 
-#[utoipa::path(get, path = routes::ADMIN_AUDIT_EVENTS, tag = "audit",
+#[utoipa::path(get, operation_id = "list_audit_events", path = routes::ADMIN_AUDIT_EVENTS, tag = "audit",
     summary = "Query the tenant's audit events, newest first",
     params(("tenant" = String, Path, description = "The tenant's slug"), AuditQuery),
     responses((status = 200, description = "One page", body = AuditPage)))]

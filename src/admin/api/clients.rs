@@ -91,7 +91,7 @@ fn expectation(req: &HttpRequest) -> impl Fn(&client::Model) -> bool + Send + Sy
     move |c: &client::Model| if_match.matches(&etag_of(&ClientView::of(c)))
 }
 
-#[utoipa::path(get, path = routes::ADMIN_CLIENTS, tag = "clients", summary = "List clients",
+#[utoipa::path(get, operation_id = "list_clients", path = routes::ADMIN_CLIENTS, tag = "clients", summary = "List clients",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses((status = 200, description = "The tenant's clients (no secrets)", body = ClientList)))]
 pub async fn list(
@@ -109,7 +109,7 @@ pub async fn list(
     Ok(json(&ClientList { items }))
 }
 
-#[utoipa::path(post, path = routes::ADMIN_CLIENTS, tag = "clients", summary = "Register a client",
+#[utoipa::path(post, operation_id = "create_client", path = routes::ADMIN_CLIENTS, tag = "clients", summary = "Register a client",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     request_body(content = ClientCreate, content_type = "application/json"),
     responses((status = 201, description = "The client and its secret (shown once)", body = ClientCreated)))]
@@ -158,7 +158,7 @@ pub async fn create(
         }))
 }
 
-#[utoipa::path(get, path = routes::ADMIN_CLIENT, tag = "clients", summary = "Get a client",
+#[utoipa::path(get, operation_id = "get_client", path = routes::ADMIN_CLIENT, tag = "clients", summary = "Get a client",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("client" = String, Path, description = "The client_id")),
     responses((status = 200, description = "The client (no secret)", body = ClientView,
@@ -173,7 +173,7 @@ pub async fn get(
     Ok(resource(StatusCode::OK, &ClientView::of(&c)))
 }
 
-#[utoipa::path(delete, path = routes::ADMIN_CLIENT, tag = "clients",
+#[utoipa::path(delete, operation_id = "delete_client", path = routes::ADMIN_CLIENT, tag = "clients",
     summary = "Delete a client; its grants end at once",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("client" = String, Path, description = "The client_id"),
@@ -194,7 +194,7 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[utoipa::path(post, path = routes::ADMIN_CLIENT_SECRET, tag = "clients",
+#[utoipa::path(post, operation_id = "rotate_client_secret", path = routes::ADMIN_CLIENT_SECRET, tag = "clients",
     summary = "Give a client a new secret (shown once)",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("client" = String, Path, description = "The client_id"),

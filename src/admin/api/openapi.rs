@@ -116,14 +116,14 @@ impl Modify for Common {
                 if op
                     .operation_id
                     .as_deref()
-                    .is_some_and(|id| id == "rotate_secret")
+                    .is_some_and(|id| id == "rotate_client_secret")
                 {
                     add("422", "The client has no secret");
                 }
                 if op
                     .operation_id
                     .as_deref()
-                    .is_some_and(|id| id.starts_with("create"))
+                    .is_some_and(|id| id == "create_tenant" || id == "create_user")
                 {
                     add("409", "Already exists");
                 }

@@ -21,6 +21,7 @@ pub struct TenantList {
 #[serde(deny_unknown_fields)]
 pub struct TenantCreate {
     /// 1 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.
+    #[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub slug: String,
     /// Display name (default: the slug).
     #[serde(default)]
@@ -81,7 +82,7 @@ pub struct DeleteQuery {
     pub confirm: Option<String>,
 }
 
-#[utoipa::path(get, path = routes::ADMIN_TENANTS, tag = "tenants",
+#[utoipa::path(get, operation_id = "list_tenants", path = routes::ADMIN_TENANTS, tag = "tenants",
     summary = "List the tenants the caller reaches",
     description = "A platform token sees every tenant; a tenant's token sees its own.",
     responses((status = 200, description = "The tenants, by slug", body = TenantList)))]
@@ -96,7 +97,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> ApiResult {
     Ok(json(&TenantList { items }))
 }
 
-#[utoipa::path(get, path = routes::ADMIN_TENANT, tag = "tenants", summary = "Get a tenant",
+#[utoipa::path(get, operation_id = "get_tenant", path = routes::ADMIN_TENANT, tag = "tenants", summary = "Get a tenant",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     responses((status = 200, description = "The tenant", body = TenantView,
         headers(("ETag" = String, description = "The representation's version")))))]
@@ -110,7 +111,7 @@ pub async fn get(
     Ok(resource(StatusCode::OK, &TenantView::of(&state.config, &t)))
 }
 
-#[utoipa::path(post, path = routes::ADMIN_TENANTS, tag = "tenants",
+#[utoipa::path(post, operation_id = "create_tenant", path = routes::ADMIN_TENANTS, tag = "tenants",
     summary = "Create a tenant (platform callers only)",
     request_body(content = TenantCreate, content_type = "application/json"),
     responses(
@@ -158,7 +159,7 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
     Ok(res)
 }
 
-#[utoipa::path(patch, path = routes::ADMIN_TENANT, tag = "tenants",
+#[utoipa::path(patch, operation_id = "patch_tenant", path = routes::ADMIN_TENANT, tag = "tenants",
     summary = "Change a tenant's settings (JSON Merge Patch)",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("If-Match" = Option<String>, Header, description = "Change only if the ETag still is this one")),
@@ -202,7 +203,7 @@ pub async fn patch(
     Ok(resource(StatusCode::OK, &TenantView::of(&state.config, &t)))
 }
 
-#[utoipa::path(delete, path = routes::ADMIN_TENANT, tag = "tenants",
+#[utoipa::path(delete, operation_id = "delete_tenant", path = routes::ADMIN_TENANT, tag = "tenants",
     summary = "Delete a tenant and everything in it",
     description = "Needs `?confirm=<slug>`. The bootstrap tenant cannot be deleted. Its audit events stay.",
     params(("tenant" = String, Path, description = "The tenant's slug"), DeleteQuery,

@@ -96,7 +96,7 @@ fn expected(if_match: &IfMatch, u: &user::Model) -> Result<Option<i64>, Problem>
     Ok(if_match.present().then_some(u.version))
 }
 
-#[utoipa::path(get, path = routes::ADMIN_USERS, tag = "users",
+#[utoipa::path(get, operation_id = "list_users", path = routes::ADMIN_USERS, tag = "users",
     summary = "List users, a page at a time",
     description = "In creation order; a page boundary does not move when users are added meanwhile.",
     params(("tenant" = String, Path, description = "The tenant's slug"), ListQuery),
@@ -165,7 +165,7 @@ pub async fn list(
     }))
 }
 
-#[utoipa::path(post, path = routes::ADMIN_USERS, tag = "users", summary = "Create a user",
+#[utoipa::path(post, operation_id = "create_user", path = routes::ADMIN_USERS, tag = "users", summary = "Create a user",
     params(("tenant" = String, Path, description = "The tenant's slug")),
     request_body(content = UserCreate, content_type = "application/json"),
     responses(
@@ -209,7 +209,7 @@ pub async fn create(
     Ok(res)
 }
 
-#[utoipa::path(get, path = routes::ADMIN_USER, tag = "users", summary = "Get a user",
+#[utoipa::path(get, operation_id = "get_user", path = routes::ADMIN_USER, tag = "users", summary = "Get a user",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("user" = Uuid, Path, description = "The user's id")),
     responses((status = 200, description = "The user", body = UserView, headers(("ETag" = String)))))]
@@ -223,7 +223,7 @@ pub async fn get(
     Ok(resource(StatusCode::OK, &UserView::of(&u)))
 }
 
-#[utoipa::path(patch, path = routes::ADMIN_USER, tag = "users",
+#[utoipa::path(patch, operation_id = "patch_user", path = routes::ADMIN_USER, tag = "users",
     summary = "Change a user (JSON Merge Patch)",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("user" = Uuid, Path, description = "The user's id"),
@@ -292,7 +292,7 @@ async fn set_disabled(
     Ok(resource(StatusCode::OK, &UserView::of(&u)))
 }
 
-#[utoipa::path(post, path = routes::ADMIN_USER_DISABLE, tag = "users",
+#[utoipa::path(post, operation_id = "disable_user", path = routes::ADMIN_USER_DISABLE, tag = "users",
     summary = "Disable a user and end their sessions",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("user" = Uuid, Path, description = "The user's id"),
@@ -307,7 +307,7 @@ pub async fn disable(
     set_disabled(req, state, path, true).await
 }
 
-#[utoipa::path(post, path = routes::ADMIN_USER_ENABLE, tag = "users", summary = "Enable a user",
+#[utoipa::path(post, operation_id = "enable_user", path = routes::ADMIN_USER_ENABLE, tag = "users", summary = "Enable a user",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("user" = Uuid, Path, description = "The user's id"),
         ("If-Match" = Option<String>, Header, description = "Only if the ETag still is this one")),
@@ -321,7 +321,7 @@ pub async fn enable(
     set_disabled(req, state, path, false).await
 }
 
-#[utoipa::path(delete, path = routes::ADMIN_USER, tag = "users",
+#[utoipa::path(delete, operation_id = "delete_user", path = routes::ADMIN_USER, tag = "users",
     summary = "Delete a user with their sessions and grants",
     params(("tenant" = String, Path, description = "The tenant's slug"),
         ("user" = Uuid, Path, description = "The user's id"),

@@ -5,7 +5,8 @@
    examples per operation, a fixed seed), with its checks for 5xx answers, response-schema
    conformance and documented status codes.
 
-Env: PLINTO_API (base URL of /api/v1), PLINTO_TOKEN (an admin bearer token), MAX_EXAMPLES.
+Env: PLINTO_API (base URL of /api/v1), PLINTO_TOKEN (an admin bearer token), MAX_EXAMPLES,
+TENANT, USER_ID, CLIENT_ID (existing resources for the path parameters), WORK_DIR.
 Prints one JSON line: {"spec_valid", "schemathesis_exit", "failures"}.
 """
 
@@ -31,10 +32,20 @@ except Exception as e:  # the validator's own error, reported as text
     spec_valid = False
     spec_error = str(e)[:2000]
 
+# Known resources for the path parameters, so that calls get past "not found".
+config = os.path.join(os.environ.get("WORK_DIR", "."), "schemathesis.toml")
+with open(config, "w") as f:
+    f.write("[parameters]\n")
+    for name, var in [("tenant", "TENANT"), ("user", "USER_ID"), ("client", "CLIENT_ID")]:
+        if os.environ.get(var):
+            f.write(f'"path.{name}" = {json.dumps(os.environ[var])}\n')
+
 st = os.path.join(os.path.dirname(sys.executable), "schemathesis")
 run = subprocess.run(
     [
         st,
+        "--config-file",
+        config,
         "--no-color",
         "run",
         schema_url,
@@ -64,6 +75,7 @@ print(
             "spec_error": spec_error,
             "schemathesis_exit": run.returncode,
             "failures": failures if run.returncode else "",
+            "summary": out[-2500:],
         }
     )
 )
