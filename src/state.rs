@@ -41,6 +41,8 @@ pub struct Keys {
     pub mfa_secrets: SubKey,
     /// Keyed hash of recovery codes.
     pub mfa_recovery: SubKey,
+    /// Encrypts the stored answers of admin API requests with an `Idempotency-Key`.
+    pub admin_idempotency: SubKey,
 }
 
 impl Keys {
@@ -57,6 +59,7 @@ impl Keys {
             saml: master.derive("saml-name-ids"),
             mfa_secrets: master.derive("mfa-secrets"),
             mfa_recovery: master.derive("mfa-recovery-codes"),
+            admin_idempotency: master.derive("admin-idempotency"),
         }
     }
 }

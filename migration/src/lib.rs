@@ -12,6 +12,7 @@ mod m20261122_000007_saml;
 mod m20261122_000008_mfa;
 mod m20261122_000009_passkeys;
 mod m20261204_000012_oauth;
+mod m20261204_000013_admin;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_mfa::Migration),
             Box::new(m20261122_000009_passkeys::Migration),
             Box::new(m20261204_000012_oauth::Migration),
+            Box::new(m20261204_000013_admin::Migration),
         ]
     }
 }

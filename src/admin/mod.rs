@@ -4,4 +4,5 @@
 
 pub mod access;
 pub mod api;
+pub mod idempotency;
 pub mod views;

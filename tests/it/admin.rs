@@ -120,6 +120,24 @@ impl<'a> Api<'a> {
         }
     }
 
+    /// POST with an Idempotency-Key: status, whether the answer is a replay, body.
+    async fn keyed(&self, path: &str, key: &str, body: Value) -> (u16, bool, Value) {
+        let res = self
+            .http
+            .post(self.s.url(&format!("/api/v1{path}")))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let replayed = res.headers().get("idempotent-replayed").is_some();
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap();
+        (status, replayed, body)
+    }
+
     async fn get(&self, path: &str) -> Answer {
         self.call(Method::GET, path, None, None).await
     }
@@ -944,5 +962,91 @@ async fn the_openapi_document_is_valid_and_the_server_keeps_to_it_under_schemath
     eprintln!("{}", out["summary"].as_str().unwrap_or(""));
     assert_eq!(out["spec_valid"], true, "{out}");
     assert_eq!(out["schemathesis_exit"], 0, "{out}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_post_with_an_idempotency_key_answers_the_first_result() {
+    let s = start().await;
+    s.create_tenant("acme", false).await;
+    let (token, _) = admin_token(&s, "default", false).await;
+    let api = Api::new(&s, &token);
+    let post = |path: &'static str, key: &'static str, body: Value| api.keyed(path, key, body);
+
+    let ann = json!({ "email": "ann@acme.test" });
+    let (st, replayed, first) = post("/tenants/acme/users", "k-1", ann.clone()).await;
+    assert_eq!((st, replayed), (201, false), "{first}");
+    let (st, replayed, again) = post("/tenants/acme/users", "k-1", ann.clone()).await;
+    assert_eq!((st, replayed), (201, true), "{again}");
+    assert_eq!(again, first);
+    let list = api.get("/tenants/acme/users").await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    // The same key for another request is refused; without a key, the duplicate is a 409.
+    let (st, _, other) = post(
+        "/tenants/acme/users",
+        "k-1",
+        json!({ "email": "bob@acme.test" }),
+    )
+    .await;
+    assert_eq!(st, 422, "{other}");
+    assert_eq!(other["errors"][0]["field"], "Idempotency-Key");
+    problem(
+        &api.post("/tenants/acme/users", ann.clone()).await,
+        409,
+        "conflict",
+    );
+    // A failed first request keeps nothing: corrected, the same key runs.
+    let (st, _, _) = post("/tenants/acme/users", "k-2", json!({ "email": "nope" })).await;
+    assert_eq!(st, 422);
+    let (st, replayed, _) = post("/tenants/acme/users", "k-2", json!({ "email": "nope" })).await;
+    assert_eq!((st, replayed), (422, false));
+
+    // A client's secret comes back on a retry (to the same caller), and is not stored in clear.
+    let app = json!({ "name": "Batch", "grant_types": ["client_credentials"], "scopes": ["x"] });
+    let (st, _, made) = post("/tenants/acme/clients", "k-3", app.clone()).await;
+    assert_eq!(st, 201, "{made}");
+    let (_, replayed, again) = post("/tenants/acme/clients", "k-3", app.clone()).await;
+    assert!(replayed);
+    assert_eq!(again["client"]["client_id"], made["client"]["client_id"]);
+    assert_eq!(again["client_secret"], made["client_secret"]);
+    use sea_orm::EntityTrait;
+    let rows = entity::admin_idempotency_key::Entity::find()
+        .all(&s.state.db)
+        .await
+        .unwrap();
+    let secret = made["client_secret"].as_str().unwrap();
+    assert!(
+        rows.iter()
+            .all(|r| !r.response.clone().unwrap_or_default().contains(secret))
+    );
+    let clients = api.get("/tenants/acme/clients").await;
+    assert_eq!(clients.body["items"].as_array().unwrap().len(), 1);
+
+    // Keys are kept for a day: after it, the same key runs again (and finds the user exists).
+    s.clock.advance(chrono::Duration::hours(25));
+    let (token, _) = admin_token(&s, "default", false).await;
+    let late = Api::new(&s, &token);
+    let res = late
+        .http
+        .post(s.url("/api/v1/tenants/acme/users"))
+        .bearer_auth(&late.token)
+        .header("content-type", "application/json")
+        .header("idempotency-key", "k-1")
+        .body(ann.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 409);
+    let bad = late
+        .http
+        .post(s.url("/api/v1/tenants/acme/users"))
+        .bearer_auth(&late.token)
+        .header("content-type", "application/json")
+        .header("idempotency-key", "")
+        .body(ann.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
     s.stop().await;
 }

@@ -7,10 +7,12 @@ use entity::{client, tenant};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::idempotency;
 use super::problem::{Kind, Problem};
 use super::{ApiResult, IfMatch, auth, etag_of, json, json_body, resource};
 use crate::admin::access::Caller;
 use crate::admin::views::ClientView;
+use crate::audit::RequestMeta;
 use crate::clients::{self, NewClient};
 use crate::http::routes;
 use crate::state::AppState;
@@ -121,8 +123,27 @@ pub async fn create(
 ) -> ApiResult {
     let (caller, meta) = auth::caller(&state, &req).await?;
     auth::writes(&caller)?;
-    let t = auth::tenant(&state, &caller, &path).await?;
-    let input: ClientCreate = json_body(&req, &body, false)?;
+    idempotency::once(
+        &state,
+        &req,
+        &caller,
+        &body,
+        create_client(&req, &state, &caller, &meta, &path, &body),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create_client(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    path: &str,
+    body: &[u8],
+) -> ApiResult {
+    let t = auth::tenant(state, caller, path).await?;
+    let input: ClientCreate = json_body(req, body, false)?;
     let created = clients::create(
         &state.db,
         state.now(),
@@ -143,7 +164,7 @@ pub async fn create(
             max_assertion_lifetime_secs: input.max_assertion_lifetime_secs,
         },
         &caller.actor,
-        &meta,
+        meta,
     )
     .await?;
     Ok(HttpResponse::Created()
@@ -204,10 +225,29 @@ pub async fn rotate_secret(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    body: web::Bytes,
 ) -> ApiResult {
     let (caller, meta) = auth::caller(&state, &req).await?;
     auth::writes(&caller)?;
-    let (t, c) = target(&state, &caller, &path.0, &path.1).await?;
+    idempotency::once(
+        &state,
+        &req,
+        &caller,
+        &body,
+        rotate(&req, &state, &caller, &meta, &path),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn rotate(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    path: &(String, String),
+) -> ApiResult {
+    let (t, c) = target(state, caller, &path.0, &path.1).await?;
     if c.secret_hash.is_none() {
         return Err(Problem::field(
             Kind::Invalid,
@@ -215,7 +255,7 @@ pub async fn rotate_secret(
             "this client has no secret (auth method none or private_key_jwt)",
         ));
     }
-    let expect = expectation(&req);
+    let expect = expectation(req);
     let (c, secret) = clients::rotate_secret(
         &state.db,
         state.now(),
@@ -224,7 +264,7 @@ pub async fn rotate_secret(
         &c.client_id,
         Some(&expect),
         &caller.actor,
-        &meta,
+        meta,
     )
     .await?;
     state.memo.clients.forget(&(t.id, c.client_id.clone()));

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod auth;
 pub mod clients;
 pub mod docs;
+pub mod idempotency;
 pub mod openapi;
 pub mod problem;
 pub mod tenants;

@@ -132,8 +132,60 @@ impl Modify for Common {
     }
 }
 
-static DOCUMENT: LazyLock<serde_json::Value> =
-    LazyLock::new(|| serde_json::to_value(ApiDoc::openapi()).unwrap_or_default());
+/// The operations that take an `Idempotency-Key`.
+const IDEMPOTENT: [&str; 4] = [
+    "create_tenant",
+    "create_user",
+    "create_client",
+    "rotate_client_secret",
+];
+
+static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let key = serde_json::json!({
+        "name": super::idempotency::HEADER,
+        "in": "header",
+        "required": false,
+        "description": "A retry with the same key and request answers what the first request \
+            answered (for 24 hours) instead of doing it again",
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$" }
+    });
+    let reused = serde_json::json!({
+        "description": "The Idempotency-Key was used for another request, or invalid input",
+        "content": { CONTENT_TYPE: { "schema": { "$ref": "#/components/schemas/ProblemBody" } } }
+    });
+    let running = serde_json::json!({
+        "description": "A request with this Idempotency-Key is still running, or it exists already",
+        "content": { CONTENT_TYPE: { "schema": { "$ref": "#/components/schemas/ProblemBody" } } }
+    });
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut() {
+            let Some(post) = item.get_mut("post") else {
+                continue;
+            };
+            let id = post
+                .get("operationId")
+                .and_then(|v| v.as_str())
+                .unwrap_or("");
+            if !IDEMPOTENT.contains(&id) {
+                continue;
+            }
+            if let Some(obj) = post.as_object_mut() {
+                let params = obj
+                    .entry("parameters")
+                    .or_insert_with(|| serde_json::json!([]));
+                if let Some(list) = params.as_array_mut() {
+                    list.push(key.clone());
+                }
+                if let Some(r) = obj.get_mut("responses").and_then(|r| r.as_object_mut()) {
+                    r.entry("422").or_insert_with(|| reused.clone());
+                    r.entry("409").or_insert_with(|| running.clone());
+                }
+            }
+        }
+    }
+    doc
+});
 
 /// The document, with the server URL of this deployment.
 pub fn document(public_url: &str) -> serde_json::Value {

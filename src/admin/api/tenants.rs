@@ -5,9 +5,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::idempotency;
 use super::problem::{Kind, Problem};
 use super::{ApiResult, IfMatch, auth, etag_of, json, json_body, resource};
+use crate::admin::access::Caller;
 use crate::admin::views::{MfaPolicy, TenantView};
+use crate::audit::RequestMeta;
 use crate::http::routes;
 use crate::state::AppState;
 use crate::tenants::{self, NewTenant, TenantUpdate};
@@ -122,13 +125,31 @@ pub async fn get(
 pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> ApiResult {
     let (caller, meta) = auth::caller(&state, &req).await?;
     auth::writes(&caller)?;
+    idempotency::once(
+        &state,
+        &req,
+        &caller,
+        &body,
+        create_tenant(&req, &state, &caller, &meta, &body),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create_tenant(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    body: &[u8],
+) -> ApiResult {
     if !caller.platform {
         return Err(Problem::new(
             Kind::Forbidden,
             "only a platform token (of the bootstrap tenant) creates tenants",
         ));
     }
-    let input: TenantCreate = json_body(&req, &body, false)?;
+    let input: TenantCreate = json_body(req, body, false)?;
     let t = tenants::create(
         &state.db,
         state.now(),
@@ -141,13 +162,13 @@ pub async fn create(req: HttpRequest, state: web::Data<AppState>, body: web::Byt
             rate_limits: input.rate_limits,
         },
         &caller.actor,
-        &meta,
+        meta,
     )
     .await?;
     let view = TenantView::of(&state.config, &t);
     let mut res = resource(StatusCode::CREATED, &view);
     let location = super::link(
-        &state,
+        state,
         &super::fill(routes::ADMIN_TENANT, &[("tenant", &t.slug)]),
         &[],
     );

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::idempotency;
 use super::problem::{Kind, Problem};
 use super::tenants::present;
 use super::{ApiResult, IfMatch, auth, etag_of, json, json_body, resource};
@@ -181,8 +182,27 @@ pub async fn create(
 ) -> ApiResult {
     let (caller, meta) = auth::caller(&state, &req).await?;
     auth::writes(&caller)?;
-    let t = auth::tenant(&state, &caller, &path).await?;
-    let input: UserCreate = json_body(&req, &body, false)?;
+    idempotency::once(
+        &state,
+        &req,
+        &caller,
+        &body,
+        create_user(&req, &state, &caller, &meta, &path, &body),
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create_user(
+    req: &HttpRequest,
+    state: &AppState,
+    caller: &Caller,
+    meta: &RequestMeta,
+    path: &str,
+    body: &[u8],
+) -> ApiResult {
+    let t = auth::tenant(state, caller, path).await?;
+    let input: UserCreate = json_body(req, body, false)?;
     let u = users::create(
         &state.db,
         state.now(),
@@ -198,11 +218,11 @@ pub async fn create(
         },
         actions::USER_CREATE,
         Some(&caller.actor),
-        &meta,
+        meta,
     )
     .await?;
     let mut res = resource(StatusCode::CREATED, &UserView::of(&u));
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&user_link(&state, &t, &u)) {
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&user_link(state, &t, &u)) {
         res.headers_mut()
             .insert(actix_web::http::header::LOCATION, v);
     }

@@ -63,6 +63,8 @@ run = subprocess.run(
     capture_output=True,
     text=True,
     timeout=900,
+    # Its caches (.schemathesis, .hypothesis) go to the test's directory, not the repository.
+    cwd=os.environ.get("WORK_DIR") or None,
 )
 out = run.stdout + run.stderr
 sys.stderr.write(out)
