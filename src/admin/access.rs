@@ -67,6 +67,13 @@ pub fn caller(
     })
 }
 
+/// Whether `user` may be given `scope` in a token: the admin scopes go to active
+/// administrators only (other scopes are not this module's business).
+pub fn may_hold(user: &user::Model, scope: &str) -> bool {
+    let admin_scope = scope == SCOPE_ADMIN || scope == SCOPE_ADMIN_READ;
+    !admin_scope || (user.is_admin && !user.disabled)
+}
+
 impl Caller {
     /// Whether this caller may see the tenant at all.
     pub fn reaches(&self, tenant: &tenant::Model) -> bool {

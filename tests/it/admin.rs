@@ -1050,3 +1050,85 @@ async fn a_retried_post_with_an_idempotency_key_answers_the_first_result() {
     assert_eq!(bad.status(), 400);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_admin_gets_the_admin_scope_by_the_code_flow_and_other_users_do_not() {
+    use crate::oidc::{
+        REDIRECT, VERIFIER, authorize, authorize_path, challenge, exchange, param, params_of,
+    };
+    let s = start().await;
+    let rp = crate::oidc::client(&s, |c| {
+        c.scopes = vec!["openid".into(), "admin".into()];
+        c.skip_consent = true;
+    })
+    .await;
+    let chal = challenge(VERIFIER);
+    let p = [
+        ("response_type", "code"),
+        ("client_id", rp.id.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid admin"),
+        ("state", "st"),
+        ("code_challenge", chal.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let token_as = |email: &'static str, password: &'static str| {
+        let (s, rp, p) = (&s, &rp, &p);
+        async move {
+            let b = s.browser();
+            let res = authorize(&b, &authorize_path(p), email, password).await;
+            assert_eq!(res.status(), StatusCode::FOUND);
+            let code = param(&params_of(&res), "code").unwrap().to_string();
+            let res = exchange(s, rp, &code).await;
+            assert_eq!(res.status(), 200);
+            let v: Value = res.json().await.unwrap();
+            (
+                v["access_token"].as_str().unwrap().to_string(),
+                v["scope"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+
+    let (admin, scope) = token_as(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(scope, "openid admin");
+    let api = Api::new(&s, &admin);
+    assert_eq!(api.get("/tenants").await.status, 200);
+    let made = api
+        .post(
+            "/tenants/default/users",
+            json!({ "email": "new@default.test" }),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let boot = plinto::accounts::users::find_by_email(
+        &s.state.db,
+        plinto::tenants::find_by_slug(&s.state.db, "default")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        &plinto::accounts::validation::parse_email(ADMIN_EMAIL).unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let actor = format!("user:{}", boot.id);
+    assert!(
+        s.audit_actions()
+            .await
+            .iter()
+            .any(|(action, who, _)| action == "user.create" && *who == actor)
+    );
+
+    // Anyone else signing in through the same client gets no admin scope, and no access.
+    s.create_user("default", "plain@default.test", "correct horse battery")
+        .await;
+    let (plain, scope) = token_as("plain@default.test", "correct horse battery").await;
+    assert_eq!(scope, "openid");
+    problem(
+        &Api::new(&s, &plain).get("/tenants").await,
+        403,
+        "forbidden",
+    );
+    s.stop().await;
+}
