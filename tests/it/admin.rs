@@ -1132,3 +1132,40 @@ async fn the_bootstrap_admin_gets_the_admin_scope_by_the_code_flow_and_other_use
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_has_its_own_limit_answered_as_a_problem() {
+    let s = TestServer::start_with(|c| {
+        c.rate_limits = "ip=off, admin=3/min, auth_failure=2/min".into()
+    })
+    .await;
+    let (one, _) = admin_token(&s, "default", true).await;
+    let (two, _) = admin_token(&s, "default", true).await;
+    let one = Api::new(&s, &one);
+    for _ in 0..3 {
+        assert_eq!(one.get("/tenants").await.status, 200);
+    }
+    let limited = one.get("/tenants").await;
+    problem(&limited, 429, "rate-limited");
+    assert!(limited.headers.contains_key("retry-after"));
+    // Another caller from the same address is not held back by the first.
+    assert_eq!(Api::new(&s, &two).get("/tenants").await.status, 200);
+    // The document and the reference are never limited.
+    for _ in 0..5 {
+        assert_eq!(
+            reqwest::get(s.url("/api/v1/openapi.json"))
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    // Invalid tokens count per address; once over, even a good token waits.
+    let bad = Api::new(&s, "not-a-token");
+    problem(&bad.get("/tenants").await, 401, "unauthorized");
+    problem(&bad.get("/tenants").await, 401, "unauthorized");
+    problem(&bad.get("/tenants").await, 429, "rate-limited");
+    s.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(one.get("/tenants").await.status, 200);
+    s.stop().await;
+}

@@ -70,16 +70,27 @@ fn claimed_tenant(state: &AppState, token: &str) -> Option<String> {
 pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Caller, RequestMeta), Problem> {
     let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
     let token = bearer(req)?;
-    let Some(slug) = claimed_tenant(state, token) else {
-        return Err(invalid_token());
+    // A token that names no tenant of ours counts against the bootstrap tenant's failures.
+    let claimed = match claimed_tenant(state, token) {
+        Some(slug) => state.tenant(&slug).await?,
+        None => None,
     };
-    let Some(tenant) = state.tenant(&slug).await? else {
+    let named = claimed.is_some();
+    let Some(tenant) = (match claimed {
+        Some(t) => Some(t),
+        None => state.tenant(crate::tenants::DEFAULT_TENANT).await?,
+    }) else {
         return Err(invalid_token());
     };
     state
         .may_try_credentials(&tenant, meta.ip.as_deref())
         .await?;
-    let Some(at) = tokens::check_access_token(state, &tenant, token).await? else {
+    let checked = if named {
+        tokens::check_access_token(state, &tenant, token).await?
+    } else {
+        None
+    };
+    let Some(at) = checked else {
         state.credentials_failed(&tenant, meta.ip.as_deref()).await;
         return Err(invalid_token());
     };
@@ -90,7 +101,12 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Caller, Requ
         .and_then(Value::as_str)
         .unwrap_or("");
     match access::caller(&tenant, scope, client_id, at.user.as_ref()) {
-        Ok(c) => Ok((c, meta)),
+        Ok(c) => {
+            state
+                .limit(Some(&tenant), crate::ratelimit::Kind::Admin, &c.actor)
+                .await?;
+            Ok((c, meta))
+        }
         Err(Refused::Scope) => {
             let mut p = Problem::new(
                 Kind::Forbidden,
