@@ -708,6 +708,43 @@ async fn clients_registered_with_a_secret_shown_once_rotated_and_deleted_and_aud
         "invalid",
     );
 
+    // Changed by merge patch, under the registration rules, against its version.
+    let changed = api
+        .patch(
+            &path,
+            json!({ "name": "Backend 2", "cors_origins": ["https://app.example.com"] }),
+            got.etag.as_deref(),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body["name"], "Backend 2");
+    assert_eq!(
+        changed.body["cors_origins"],
+        json!(["https://app.example.com"])
+    );
+    assert_eq!(changed.body["grant_types"], json!(["client_credentials"]));
+    problem(
+        &api.patch(&path, json!({ "name": "Stale" }), got.etag.as_deref())
+            .await,
+        412,
+        "precondition-failed",
+    );
+    let needs_uri = api
+        .patch(
+            &path,
+            json!({ "grant_types": ["authorization_code"] }),
+            None,
+        )
+        .await;
+    problem(&needs_uri, 422, "invalid");
+    assert_eq!(needs_uri.body["errors"][0]["field"], "redirect_uri");
+    problem(
+        &api.patch(&path, json!({ "name": null }), None).await,
+        422,
+        "invalid",
+    );
+    assert_eq!(api.get(&path).await.body["name"], "Backend 2");
+
     // A new secret works at once, the old one no longer.
     token_of(&s, "acme", &client_id, &first_secret).await;
     let rotated = api
@@ -715,7 +752,7 @@ async fn clients_registered_with_a_secret_shown_once_rotated_and_deleted_and_aud
             Method::POST,
             &format!("{path}/secret"),
             None,
-            got.etag.as_deref(),
+            changed.etag.as_deref(),
         )
         .await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
@@ -760,7 +797,7 @@ async fn clients_registered_with_a_secret_shown_once_rotated_and_deleted_and_aud
     };
     assert_eq!(actions(&page1), ["client.delete", "client.secret_rotate"]);
     let page2 = api.get(page1.body["next"].as_str().unwrap()).await;
-    assert_eq!(actions(&page2), ["client.create"]);
+    assert_eq!(actions(&page2), ["client.update", "client.create"]);
     assert_eq!(page2.body["next"], Value::Null);
     let ids: Vec<i64> = page1.body["items"]
         .as_array()

@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 
 use super::idempotency;
 use super::problem::{Kind, Problem};
+use super::tenants::present;
 use super::{ApiResult, IfMatch, auth, etag_of, json, json_body, resource};
 use crate::admin::access::Caller;
 use crate::admin::views::ClientView;
 use crate::audit::RequestMeta;
-use crate::clients::{self, NewClient};
+use crate::clients::{self, ClientChange, NewClient};
 use crate::http::routes;
 use crate::state::AppState;
 
@@ -73,6 +74,63 @@ pub struct ClientCreate {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 3600)]
     pub max_assertion_lifetime_secs: Option<i32>,
+}
+
+/// A JSON Merge Patch (RFC 7396) of a client's registration: members left out stay; `null`
+/// empties a list and removes `jwks`, `jwks_uri` and `max_assertion_lifetime_secs`. The
+/// auth method is fixed at registration; the secret changes by rotation.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = false)]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    pub redirect_uris: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    pub post_logout_redirect_uris: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    pub grant_types: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    pub scopes: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    pub cors_origins: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>, required = false)]
+    pub jwks: Option<Option<serde_json::Value>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub jwks_uri: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, required = false)]
+    pub id_token_signed_response_alg: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool, required = false)]
+    pub skip_consent: Option<Option<bool>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 3600, required = false)]
+    pub max_assertion_lifetime_secs: Option<Option<i32>>,
+}
+
+fn kept<T>(field: &'static str, v: Option<Option<T>>) -> Result<Option<T>, Problem> {
+    match v {
+        Some(None) => Err(Problem::field(
+            Kind::Invalid,
+            field,
+            "this setting cannot be removed; give a value",
+        )),
+        Some(Some(v)) => Ok(Some(v)),
+        None => Ok(None),
+    }
+}
+
+fn emptied(v: Option<Option<Vec<String>>>) -> Option<Vec<String>> {
+    v.map(Option::unwrap_or_default)
 }
 
 async fn target(
@@ -191,6 +249,56 @@ pub async fn get(
 ) -> ApiResult {
     let (caller, _) = auth::caller(&state, &req).await?;
     let (_, c) = target(&state, &caller, &path.0, &path.1).await?;
+    Ok(resource(StatusCode::OK, &ClientView::of(&c)))
+}
+
+#[utoipa::path(patch, operation_id = "patch_client", path = routes::ADMIN_CLIENT, tag = "clients",
+    summary = "Change a client's registration (JSON Merge Patch)",
+    params(("tenant" = String, Path, description = "The tenant's slug"),
+        ("client" = String, Path, description = "The client_id"),
+        ("If-Match" = Option<String>, Header, description = "Change only if the ETag still is this one")),
+    request_body(content = ClientPatch, content_type = "application/merge-patch+json"),
+    responses((status = 200, description = "The client as changed", body = ClientView,
+        headers(("ETag" = String)))))]
+pub async fn patch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> ApiResult {
+    let (caller, meta) = auth::caller(&state, &req).await?;
+    auth::writes(&caller)?;
+    let (t, c) = target(&state, &caller, &path.0, &path.1).await?;
+    let input: ClientPatch = json_body(&req, &body, true)?;
+    let change = ClientChange {
+        name: kept("name", input.name)?,
+        redirect_uris: emptied(input.redirect_uris),
+        post_logout_redirect_uris: emptied(input.post_logout_redirect_uris),
+        grant_types: emptied(input.grant_types),
+        scopes: emptied(input.scopes),
+        cors_origins: emptied(input.cors_origins),
+        jwks: input.jwks.map(|j| j.map(|j| j.to_string())),
+        jwks_uri: input.jwks_uri,
+        id_token_signed_response_alg: kept(
+            "id_token_signed_response_alg",
+            input.id_token_signed_response_alg,
+        )?,
+        skip_consent: kept("skip_consent", input.skip_consent)?,
+        max_assertion_lifetime_secs: input.max_assertion_lifetime_secs,
+    };
+    let expect = expectation(&req);
+    let c = clients::update(
+        &state.db,
+        state.now(),
+        t.id,
+        &c.client_id,
+        change,
+        Some(&expect),
+        &caller.actor,
+        &meta,
+    )
+    .await?;
+    state.memo.clients.forget(&(t.id, c.client_id.clone()));
     Ok(resource(StatusCode::OK, &ClientView::of(&c)))
 }
 

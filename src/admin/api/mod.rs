@@ -82,6 +82,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource(routes::ADMIN_CLIENT)
                     .route(web::get().to(clients::get))
+                    .route(web::patch().to(clients::patch))
                     .route(web::delete().to(clients::delete))
                     .default_service(not_allowed()),
             )

@@ -29,7 +29,7 @@ pub const BEARER: &str = "bearer";
         tenants::list, tenants::create, tenants::get, tenants::patch, tenants::delete,
         users::list, users::create, users::get, users::patch, users::delete,
         users::disable, users::enable,
-        clients::list, clients::create, clients::get, clients::delete, clients::rotate_secret,
+        clients::list, clients::create, clients::get, clients::patch, clients::delete, clients::rotate_secret,
         audit::list,
     ),
     components(schemas(ProblemBody, FieldError)),
