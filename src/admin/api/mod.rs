@@ -297,19 +297,27 @@ pub fn decode_cursor<T: std::str::FromStr>(raw: Option<&str>) -> Result<Option<T
         })
 }
 
+/// The absolute URL of an API path.
+pub fn url(state: &AppState, path: &str) -> String {
+    format!("{}{}{}", state.config.public_url(), routes::ADMIN_API, path)
+}
+
 /// The absolute URL of an API path with a query.
 pub fn link(state: &AppState, path: &str, query: &[(&str, String)]) -> String {
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in query {
         q.append_pair(k, v);
     }
-    format!(
-        "{}{}{}?{}",
-        state.config.public_url(),
-        routes::ADMIN_API,
-        path,
-        q.finish()
-    )
+    format!("{}?{}", url(state, path), q.finish())
+}
+
+/// A `201 Created` resource with its ETag and `Location`.
+pub fn created<T: Serialize>(state: &AppState, path: &str, v: &T) -> HttpResponse {
+    let mut res = resource(actix_web::http::StatusCode::CREATED, v);
+    if let Ok(location) = header::HeaderValue::from_str(&url(state, path)) {
+        res.headers_mut().insert(header::LOCATION, location);
+    }
+    res
 }
 
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC

@@ -1,6 +1,6 @@
 //! `/api/v1/tenants`: list, get, create, change settings (JSON Merge Patch), delete.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -165,19 +165,12 @@ async fn create_tenant(
         meta,
     )
     .await?;
-    let view = TenantView::of(&state.config, &t);
-    let mut res = resource(StatusCode::CREATED, &view);
-    let location = super::link(
+    let path = super::fill(routes::ADMIN_TENANT, &[("tenant", &t.slug)]);
+    Ok(super::created(
         state,
-        &super::fill(routes::ADMIN_TENANT, &[("tenant", &t.slug)]),
-        &[],
-    );
-    res.headers_mut().insert(
-        header::LOCATION,
-        header::HeaderValue::from_str(location.trim_end_matches('?'))
-            .map_err(|_| Problem::new(Kind::Internal, "an unexpected error happened"))?,
-    );
-    Ok(res)
+        &path,
+        &TenantView::of(&state.config, &t),
+    ))
 }
 
 #[utoipa::path(patch, operation_id = "patch_tenant", path = routes::ADMIN_TENANT, tag = "tenants",

@@ -83,14 +83,6 @@ async fn target(
     Ok((t, u))
 }
 
-fn user_link(state: &AppState, t: &tenant::Model, u: &user::Model) -> String {
-    let path = super::fill(
-        routes::ADMIN_USER,
-        &[("tenant", &t.slug), ("user", &u.id.to_string())],
-    );
-    format!("{}{}{}", state.config.public_url(), routes::ADMIN_API, path)
-}
-
 /// The version to write on: the one read, when the caller sent `If-Match` (and it matched).
 fn expected(if_match: &IfMatch, u: &user::Model) -> Result<Option<i64>, Problem> {
     if_match.check(&etag_of(&UserView::of(u)))?;
@@ -221,12 +213,11 @@ async fn create_user(
         meta,
     )
     .await?;
-    let mut res = resource(StatusCode::CREATED, &UserView::of(&u));
-    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&user_link(state, &t, &u)) {
-        res.headers_mut()
-            .insert(actix_web::http::header::LOCATION, v);
-    }
-    Ok(res)
+    let path = super::fill(
+        routes::ADMIN_USER,
+        &[("tenant", &t.slug), ("user", &u.id.to_string())],
+    );
+    Ok(super::created(state, &path, &UserView::of(&u)))
 }
 
 #[utoipa::path(get, operation_id = "get_user", path = routes::ADMIN_USER, tag = "users", summary = "Get a user",
