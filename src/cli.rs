@@ -603,13 +603,12 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
             let u = users::find_by_email(&state.db, t.id, &parsed)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user {email} in tenant {tenant}"))?;
-            crate::mfa::reset(&state.db, u.id).await?;
-            crate::audit::record(
+            crate::mfa::reset_by_operator(
                 &state.db,
                 state.now(),
-                crate::audit::Event::new(actions::MFA_RESET, CLI_ACTOR.into(), &RequestMeta::cli())
-                    .tenant(t.id)
-                    .target(format!("user:{}", u.id)),
+                &u,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
             )
             .await?;
             print(json!({ "id": u.id, "email": u.email, "mfa_reset": true }));

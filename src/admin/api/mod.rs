@@ -74,6 +74,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(not_allowed()),
             )
             .service(
+                web::resource(routes::ADMIN_USER_RESET_MFA)
+                    .route(web::post().to(users::reset_mfa))
+                    .default_service(not_allowed()),
+            )
+            .service(
                 web::resource(routes::ADMIN_CLIENTS)
                     .route(web::get().to(clients::list))
                     .route(web::post().to(clients::create))

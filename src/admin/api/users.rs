@@ -332,6 +332,24 @@ pub async fn enable(
     set_disabled(req, state, path, false).await
 }
 
+#[utoipa::path(post, operation_id = "reset_user_mfa", path = routes::ADMIN_USER_RESET_MFA, tag = "users",
+    summary = "Remove the user's second factors (authenticator app, passkeys, recovery codes)",
+    description = "For a lost device; the user signs in with the password and may set up new ones.",
+    params(("tenant" = String, Path, description = "The tenant's slug"),
+        ("user" = Uuid, Path, description = "The user's id")),
+    responses((status = 204, description = "Done")))]
+pub async fn reset_mfa(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (caller, meta) = auth::caller(&state, &req).await?;
+    auth::writes(&caller)?;
+    let (_, u) = target(&state, &caller, &path.0, &path.1).await?;
+    crate::mfa::reset_by_operator(&state.db, state.now(), &u, &caller.actor, &meta).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[utoipa::path(delete, operation_id = "delete_user", path = routes::ADMIN_USER, tag = "users",
     summary = "Delete a user with their sessions and grants",
     params(("tenant" = String, Path, description = "The tenant's slug"),

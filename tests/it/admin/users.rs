@@ -232,3 +232,64 @@ async fn user_pages_miss_nothing_and_repeat_nothing_while_users_are_added() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_resets_a_users_second_factors_as_the_cli_does() {
+    let s = start().await;
+    s.create_tenant("acme", false).await;
+    let u = s
+        .create_user("acme", "lost@acme.test", "correct horse battery")
+        .await;
+    plinto::mfa::recovery_generate(&s.state.db, s.state.now(), &s.state.keys.mfa_recovery, &u)
+        .await
+        .unwrap();
+    assert_eq!(
+        plinto::mfa::recovery_remaining(&s.state.db, u.id)
+            .await
+            .unwrap(),
+        10
+    );
+    let path = format!("/tenants/acme/users/{}/reset-mfa", u.id);
+    let (ro, _) = admin_token(&s, "acme", true).await;
+    problem(
+        &Api::new(&s, &ro)
+            .call(Method::POST, &path, None, None)
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_eq!(
+        plinto::mfa::recovery_remaining(&s.state.db, u.id)
+            .await
+            .unwrap(),
+        10
+    );
+    let (token, client_id) = admin_token(&s, "acme", false).await;
+    let api = Api::new(&s, &token);
+    assert_eq!(api.call(Method::POST, &path, None, None).await.status, 204);
+    assert_eq!(
+        plinto::mfa::recovery_remaining(&s.state.db, u.id)
+            .await
+            .unwrap(),
+        0
+    );
+    let actor = format!("client:{client_id}");
+    assert!(
+        s.audit_actions()
+            .await
+            .iter()
+            .any(|(action, who, _)| action == "mfa.reset" && *who == actor)
+    );
+    problem(
+        &api.call(
+            Method::POST,
+            "/tenants/acme/users/00000000-0000-7000-8000-000000000000/reset-mfa",
+            None,
+            None,
+        )
+        .await,
+        404,
+        "not-found",
+    );
+    s.stop().await;
+}
