@@ -133,4 +133,6 @@ pub const ADMIN_CLIENTS: &str = "/tenants/{tenant}/clients";
 pub const ADMIN_CLIENT: &str = "/tenants/{tenant}/clients/{client}";
 /// POST: a new secret (shown once).
 pub const ADMIN_CLIENT_SECRET: &str = "/tenants/{tenant}/clients/{client}/secret";
+pub const ADMIN_SCIM_TOKENS: &str = "/tenants/{tenant}/scim-tokens";
+pub const ADMIN_SCIM_TOKEN: &str = "/tenants/{tenant}/scim-tokens/{token}";
 pub const ADMIN_AUDIT_EVENTS: &str = "/tenants/{tenant}/audit-events";

@@ -20,6 +20,7 @@ pub mod docs;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;
+pub mod scim_tokens;
 pub mod tenants;
 pub mod users;
 
@@ -94,6 +95,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource(routes::ADMIN_CLIENT_SECRET)
                     .route(web::post().to(clients::rotate_secret))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource(routes::ADMIN_SCIM_TOKENS)
+                    .route(web::get().to(scim_tokens::list))
+                    .route(web::post().to(scim_tokens::create))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource(routes::ADMIN_SCIM_TOKEN)
+                    .route(web::delete().to(scim_tokens::revoke))
                     .default_service(not_allowed()),
             )
             .service(

@@ -10,7 +10,7 @@ use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{CONTENT_TYPE, FieldError, ProblemBody};
-use super::{audit, clients, tenants, users};
+use super::{audit, clients, scim_tokens, tenants, users};
 
 pub const BEARER: &str = "bearer";
 
@@ -30,6 +30,7 @@ pub const BEARER: &str = "bearer";
         users::list, users::create, users::get, users::patch, users::delete,
         users::disable, users::enable, users::reset_mfa,
         clients::list, clients::create, clients::get, clients::patch, clients::delete, clients::rotate_secret,
+        scim_tokens::list, scim_tokens::create, scim_tokens::revoke,
         audit::list,
     ),
     components(schemas(ProblemBody, FieldError)),
@@ -39,6 +40,7 @@ pub const BEARER: &str = "bearer";
         (name = "tenants", description = "Tenants and their settings"),
         (name = "users", description = "Users of a tenant"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a tenant"),
+        (name = "scim-tokens", description = "Bearer tokens of a tenant's SCIM endpoint"),
         (name = "audit", description = "The append-only audit trail"),
     )
 )]
@@ -133,11 +135,12 @@ impl Modify for Common {
 }
 
 /// The operations that take an `Idempotency-Key`.
-const IDEMPOTENT: [&str; 4] = [
+const IDEMPOTENT: [&str; 5] = [
     "create_tenant",
     "create_user",
     "create_client",
     "rotate_client_secret",
+    "create_scim_token",
 ];
 
 static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {

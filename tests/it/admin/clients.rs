@@ -275,3 +275,71 @@ async fn a_retried_post_with_an_idempotency_key_answers_the_first_result() {
     assert_eq!(bad.status(), 400);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_tokens_created_shown_once_listed_and_revoked() {
+    let s = start().await;
+    s.create_tenant("acme", false).await;
+    let (token, _) = admin_token(&s, "acme", false).await;
+    let api = Api::new(&s, &token);
+    let scim = |bearer: String| {
+        let url = s.url("/t/acme/scim/v2/Users");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(bearer)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    let made = api
+        .post("/tenants/acme/scim-tokens", json!({ "name": "workday" }))
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let secret = made.body["token"].as_str().unwrap().to_string();
+    let id = made.body["id"].as_str().unwrap().to_string();
+    assert_eq!(scim(secret.clone()).await, 200);
+    let list = api.get("/tenants/acme/scim-tokens").await;
+    assert_eq!(list.body["items"][0]["name"], "workday");
+    assert!(!list.body.to_string().contains(&secret));
+    problem(
+        &api.post("/tenants/acme/scim-tokens", json!({ "name": "" }))
+            .await,
+        422,
+        "invalid",
+    );
+    problem(
+        &api.get("/tenants/default/scim-tokens").await,
+        404,
+        "not-found",
+    );
+    let (ro, _) = admin_token(&s, "acme", true).await;
+    problem(
+        &Api::new(&s, &ro)
+            .delete(&format!("/tenants/acme/scim-tokens/{id}"), None)
+            .await,
+        403,
+        "forbidden",
+    );
+    let revoked = api
+        .delete(&format!("/tenants/acme/scim-tokens/{id}"), None)
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    assert_eq!(scim(secret).await, 401);
+    problem(
+        &api.delete(&format!("/tenants/acme/scim-tokens/{id}"), None)
+            .await,
+        404,
+        "not-found",
+    );
+    problem(
+        &api.delete("/tenants/acme/scim-tokens/workday", None).await,
+        404,
+        "not-found",
+    );
+    s.stop().await;
+}
