@@ -618,30 +618,20 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
 }
 
 fn key_json(k: &entity::signing_key::Model) -> Value {
-    json!({
-        "kid": k.kid,
-        "alg": k.alg,
-        "created_at": k.created_at,
-        "retired_at": k.retired_at,
-    })
+    serde_json::to_value(crate::admin::views::KeyView::of(k)).unwrap_or(Value::Null)
 }
 
 async fn keys(cmd: KeysCommand, state: &AppState) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate { tenant } => {
             let t = find_tenant(state, &tenant).await?;
-            let (new, retired) =
-                crate::keys::rotate(&state.db, state.now(), &state.keys.signing, t.id).await?;
-            crate::audit::record(
+            let (new, retired) = crate::keys::rotate_by_operator(
                 &state.db,
                 state.now(),
-                crate::audit::Event::new(
-                    actions::KEYS_ROTATE,
-                    CLI_ACTOR.into(),
-                    &RequestMeta::cli(),
-                )
-                .tenant(t.id)
-                .target(format!("tenant:{}", t.slug)),
+                &state.keys.signing,
+                &t,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
             )
             .await?;
             print(json!({

@@ -2,7 +2,7 @@
 //! Field names are stable snake_case; timestamps are RFC 3339.
 
 use chrono::{DateTime, Utc};
-use entity::{audit_event, client, tenant, user};
+use entity::{audit_event, client, signing_key, tenant, user};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -194,6 +194,28 @@ impl AuditEventView {
                 .as_deref()
                 .and_then(|d| serde_json::from_str(d).ok()),
             occurred_at: e.occurred_at,
+        }
+    }
+}
+
+/// A signing key of a tenant (public facts only).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct KeyView {
+    pub kid: String,
+    /// RS256, ES256 or EdDSA.
+    pub alg: String,
+    pub created_at: DateTime<Utc>,
+    /// When it stopped being the active key of its algorithm.
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+impl KeyView {
+    pub fn of(k: &signing_key::Model) -> Self {
+        Self {
+            kid: k.kid.clone(),
+            alg: k.alg.clone(),
+            created_at: k.created_at,
+            retired_at: k.retired_at,
         }
     }
 }

@@ -135,4 +135,7 @@ pub const ADMIN_CLIENT: &str = "/tenants/{tenant}/clients/{client}";
 pub const ADMIN_CLIENT_SECRET: &str = "/tenants/{tenant}/clients/{client}/secret";
 pub const ADMIN_SCIM_TOKENS: &str = "/tenants/{tenant}/scim-tokens";
 pub const ADMIN_SCIM_TOKEN: &str = "/tenants/{tenant}/scim-tokens/{token}";
+pub const ADMIN_KEYS: &str = "/tenants/{tenant}/keys";
+/// POST: retire the active signing keys and make new ones.
+pub const ADMIN_KEYS_ROTATE: &str = "/tenants/{tenant}/keys/rotate";
 pub const ADMIN_AUDIT_EVENTS: &str = "/tenants/{tenant}/audit-events";

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod clients;
 pub mod docs;
 pub mod idempotency;
+pub mod keys;
 pub mod openapi;
 pub mod problem;
 pub mod scim_tokens;
@@ -106,6 +107,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource(routes::ADMIN_SCIM_TOKEN)
                     .route(web::delete().to(scim_tokens::revoke))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource(routes::ADMIN_KEYS)
+                    .route(web::get().to(keys::list))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource(routes::ADMIN_KEYS_ROTATE)
+                    .route(web::post().to(keys::rotate))
                     .default_service(not_allowed()),
             )
             .service(

@@ -10,7 +10,7 @@ use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use super::problem::{CONTENT_TYPE, FieldError, ProblemBody};
-use super::{audit, clients, scim_tokens, tenants, users};
+use super::{audit, clients, keys, scim_tokens, tenants, users};
 
 pub const BEARER: &str = "bearer";
 
@@ -31,6 +31,7 @@ pub const BEARER: &str = "bearer";
         users::disable, users::enable, users::reset_mfa,
         clients::list, clients::create, clients::get, clients::patch, clients::delete, clients::rotate_secret,
         scim_tokens::list, scim_tokens::create, scim_tokens::revoke,
+        keys::list, keys::rotate,
         audit::list,
     ),
     components(schemas(ProblemBody, FieldError)),
@@ -41,6 +42,7 @@ pub const BEARER: &str = "bearer";
         (name = "users", description = "Users of a tenant"),
         (name = "clients", description = "OAuth 2.0 / OpenID Connect clients of a tenant"),
         (name = "scim-tokens", description = "Bearer tokens of a tenant's SCIM endpoint"),
+        (name = "keys", description = "A tenant's JWT signing keys"),
         (name = "audit", description = "The append-only audit trail"),
     )
 )]

@@ -141,3 +141,52 @@ impl TestServer {
             .as_u16()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_keys_listed_and_rotated_as_the_cli_does() {
+    let s = start().await;
+    s.create_tenant("acme", false).await;
+    let (token, client_id) = admin_token(&s, "acme", false).await;
+    let api = Api::new(&s, &token);
+    let before = api.get("/tenants/acme/keys").await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    let kids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let old = kids(&before.body["items"]);
+    assert!(!old.is_empty());
+    let (ro, _) = admin_token(&s, "acme", true).await;
+    problem(
+        &Api::new(&s, &ro)
+            .call(Method::POST, "/tenants/acme/keys/rotate", None, None)
+            .await,
+        403,
+        "forbidden",
+    );
+    let rotated = api
+        .call(Method::POST, "/tenants/acme/keys/rotate", None, None)
+        .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.body);
+    let mut retired = kids(&rotated.body["retired"]);
+    let mut was = old.clone();
+    retired.sort();
+    was.sort();
+    assert_eq!(retired, was);
+    let new = kids(&rotated.body["active"]);
+    assert_eq!(new.len(), old.len());
+    let after = kids(&api.get("/tenants/acme/keys").await.body["items"]);
+    assert!(new.iter().chain(old.iter()).all(|k| after.contains(k)));
+    let actor = format!("client:{client_id}");
+    assert!(
+        s.audit_actions()
+            .await
+            .iter()
+            .any(|(action, who, _)| action == "keys.rotate" && *who == actor)
+    );
+    problem(&api.get("/tenants/default/keys").await, 404, "not-found");
+    s.stop().await;
+}
