@@ -129,6 +129,8 @@ pub const ADMIN_USER_DISABLE: &str = "/tenants/{tenant}/users/{user}/disable";
 pub const ADMIN_USER_ENABLE: &str = "/tenants/{tenant}/users/{user}/enable";
 /// POST: remove the user's second factors (a lost device).
 pub const ADMIN_USER_RESET_MFA: &str = "/tenants/{tenant}/users/{user}/reset-mfa";
+pub const ADMIN_USER_SESSIONS: &str = "/tenants/{tenant}/users/{user}/sessions";
+pub const ADMIN_USER_SESSION: &str = "/tenants/{tenant}/users/{user}/sessions/{session}";
 pub const ADMIN_CLIENTS: &str = "/tenants/{tenant}/clients";
 pub const ADMIN_CLIENT: &str = "/tenants/{tenant}/clients/{client}";
 /// POST: a new secret (shown once).

@@ -81,6 +81,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(not_allowed()),
             )
             .service(
+                web::resource(routes::ADMIN_USER_SESSIONS)
+                    .route(web::get().to(users::sessions))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                web::resource(routes::ADMIN_USER_SESSION)
+                    .route(web::delete().to(users::revoke_session))
+                    .default_service(not_allowed()),
+            )
+            .service(
                 web::resource(routes::ADMIN_CLIENTS)
                     .route(web::get().to(clients::list))
                     .route(web::post().to(clients::create))

@@ -28,7 +28,7 @@ pub const BEARER: &str = "bearer";
     paths(
         tenants::list, tenants::create, tenants::get, tenants::patch, tenants::delete,
         users::list, users::create, users::get, users::patch, users::delete,
-        users::disable, users::enable, users::reset_mfa,
+        users::disable, users::enable, users::reset_mfa, users::sessions, users::revoke_session,
         clients::list, clients::create, clients::get, clients::patch, clients::delete, clients::rotate_secret,
         scim_tokens::list, scim_tokens::create, scim_tokens::revoke,
         keys::list, keys::rotate,

@@ -381,3 +381,85 @@ fn audit_event<'a>(
         .target(audit::user_actor(u.id))
         .details(serde_json::json!({ "email": u.email }))
 }
+
+/// A live browser session of a user.
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_seen_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// RFC 8176 methods of its sign-in, e.g. `["pwd", "otp"]`.
+    pub amr: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    /// Newest first.
+    pub items: Vec<SessionView>,
+}
+
+#[utoipa::path(get, operation_id = "list_user_sessions", path = routes::ADMIN_USER_SESSIONS, tag = "users",
+    summary = "List a user's live sessions",
+    params(("tenant" = String, Path, description = "The tenant's slug"),
+        ("user" = Uuid, Path, description = "The user's id")),
+    responses((status = 200, description = "The live sessions", body = SessionList)))]
+pub async fn sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (caller, _) = auth::caller(&state, &req).await?;
+    let (_, u) = target(&state, &caller, &path.0, &path.1).await?;
+    let live = crate::accounts::sessions::list_live(&state.db, state.now(), state.timeouts(), u.id)
+        .await?;
+    Ok(json(&SessionList {
+        items: live
+            .iter()
+            .map(|s| SessionView {
+                id: s.id,
+                ip: s.ip.clone(),
+                user_agent: s.user_agent.clone(),
+                created_at: s.created_at,
+                last_seen_at: s.last_seen_at,
+                expires_at: s.expires_at,
+                amr: s
+                    .amr
+                    .split(' ')
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(delete, operation_id = "revoke_user_session", path = routes::ADMIN_USER_SESSION, tag = "users",
+    summary = "End one of a user's sessions",
+    params(("tenant" = String, Path, description = "The tenant's slug"),
+        ("user" = Uuid, Path, description = "The user's id"),
+        ("session" = Uuid, Path, description = "The session's id")),
+    responses((status = 204, description = "Ended")))]
+pub async fn revoke_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> ApiResult {
+    let (caller, meta) = auth::caller(&state, &req).await?;
+    auth::writes(&caller)?;
+    let (_, u) = target(&state, &caller, &path.0, &path.1).await?;
+    let sid = Uuid::parse_str(&path.2).map_err(|_| Problem::not_found("session"))?;
+    crate::accounts::sessions::revoke_by(
+        &state.db,
+        state.now(),
+        &u,
+        sid,
+        actions::SESSION_REVOKE,
+        &caller.actor,
+        &meta,
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

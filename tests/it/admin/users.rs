@@ -293,3 +293,53 @@ async fn an_operator_resets_a_users_second_factors_as_the_cli_does() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lists_and_ends_a_users_sessions() {
+    let s = start().await;
+    s.create_tenant("acme", false).await;
+    let u = s
+        .create_user("acme", "ann@acme.test", "correct horse battery")
+        .await;
+    let b = s.browser();
+    b.login("acme", "ann@acme.test", "correct horse battery")
+        .await;
+    assert_eq!(b.get("/t/acme/account").await.status(), 200);
+    let (token, client_id) = admin_token(&s, "acme", false).await;
+    let api = Api::new(&s, &token);
+    let path = format!("/tenants/acme/users/{}/sessions", u.id);
+    let list = api.get(&path).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let items = list.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", list.body);
+    assert_eq!(items[0]["amr"], json!(["pwd"]));
+    let sid = items[0]["id"].as_str().unwrap().to_string();
+    let (ro, _) = admin_token(&s, "acme", true).await;
+    problem(
+        &Api::new(&s, &ro)
+            .delete(&format!("{path}/{sid}"), None)
+            .await,
+        403,
+        "forbidden",
+    );
+    assert_eq!(api.delete(&format!("{path}/{sid}"), None).await.status, 204);
+    assert_ne!(
+        b.get("/t/acme/account").await.status(),
+        200,
+        "the session lived on"
+    );
+    assert_eq!(api.get(&path).await.body["items"], json!([]));
+    problem(
+        &api.delete(&format!("{path}/{sid}"), None).await,
+        404,
+        "not-found",
+    );
+    let actor = format!("client:{client_id}");
+    assert!(
+        s.audit_actions()
+            .await
+            .iter()
+            .any(|(action, who, _)| action == "session.revoke" && *who == actor)
+    );
+    s.stop().await;
+}
