@@ -69,6 +69,27 @@ pub enum Command {
     /// Manage a tenant's SAML signing certificate
     #[command(subcommand, name = "saml-cert")]
     SamlCert(crate::saml::cli::SamlCertCommand),
+    /// Manage machine clients of the admin REST API ({public_url}/api/v1)
+    #[command(subcommand, name = "admin-client")]
+    AdminClient(AdminClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminClientCommand {
+    /// Create a client_credentials client allowed the admin scope (admin:read with
+    /// --read-only); prints {"client_id","client_secret","tenant","scopes"}. The secret is
+    /// shown only here. A client of the bootstrap tenant `default` manages every tenant; a
+    /// client of another tenant manages that tenant only. Get a token from
+    /// {public_url}/t/{tenant}/oauth2/token with grant_type=client_credentials.
+    Create {
+        /// The tenant whose administrators the client acts as (default: `default`, every
+        /// tenant)
+        #[arg(long, value_name = "SLUG", default_value = crate::tenants::DEFAULT_TENANT)]
+        tenant: String,
+        /// Only the admin:read scope: reads, no changes
+        #[arg(long)]
+        read_only: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -344,6 +365,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::SamlCert(cmd) => {
             crate::saml::cli::cert(cmd, &ready_state(config, clock).await?).await
         }
+        Command::AdminClient(cmd) => admin_client(cmd, &ready_state(config, clock).await?).await,
     }
 }
 
@@ -465,6 +487,7 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
                     mfa_policy,
                     sign_in_with_username,
                 },
+                None,
                 CLI_ACTOR,
                 &RequestMeta::cli(),
             )
@@ -484,18 +507,33 @@ async fn tenant(cmd: TenantCommand, state: &AppState) -> anyhow::Result<()> {
 }
 
 fn tenant_json(state: &AppState, t: &entity::tenant::Model) -> Value {
-    json!({
-        "id": t.id,
-        "slug": t.slug,
-        "name": t.name,
-        "issuer": state.config.issuer(&t.slug),
-        "allow_signup": t.allow_signup,
-        "require_email_verification": t.require_email_verification,
-        "rate_limits": t.rate_limits,
-        "mfa_policy": t.mfa_policy,
-        "sign_in_with_username": t.sign_in_with_username,
-        "created_at": t.created_at,
-    })
+    serde_json::to_value(crate::admin::views::TenantView::of(&state.config, t))
+        .unwrap_or(Value::Null)
+}
+
+async fn admin_client(cmd: AdminClientCommand, state: &AppState) -> anyhow::Result<()> {
+    match cmd {
+        AdminClientCommand::Create { tenant, read_only } => {
+            let t = find_tenant(state, &tenant).await?;
+            let created = crate::admin::access::create_machine_client(
+                &state.db,
+                state.now(),
+                &state.keys.client_secret,
+                &t,
+                read_only,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
+            )
+            .await?;
+            print(json!({
+                "client_id": created.client.client_id,
+                "client_secret": created.secret,
+                "tenant": t.slug,
+                "scopes": crate::admin::access::machine_scopes(read_only),
+            }));
+        }
+    }
+    Ok(())
 }
 
 pub(crate) async fn find_tenant(
@@ -576,13 +614,12 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
             let u = users::find_by_email(&state.db, t.id, &parsed)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no user {email} in tenant {tenant}"))?;
-            crate::mfa::reset(&state.db, u.id).await?;
-            crate::audit::record(
+            crate::mfa::reset_by_operator(
                 &state.db,
                 state.now(),
-                crate::audit::Event::new(actions::MFA_RESET, CLI_ACTOR.into(), &RequestMeta::cli())
-                    .tenant(t.id)
-                    .target(format!("user:{}", u.id)),
+                &u,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
             )
             .await?;
             print(json!({ "id": u.id, "email": u.email, "mfa_reset": true }));
@@ -592,30 +629,20 @@ async fn user(cmd: UserCommand, state: &AppState) -> anyhow::Result<()> {
 }
 
 fn key_json(k: &entity::signing_key::Model) -> Value {
-    json!({
-        "kid": k.kid,
-        "alg": k.alg,
-        "created_at": k.created_at,
-        "retired_at": k.retired_at,
-    })
+    serde_json::to_value(crate::admin::views::KeyView::of(k)).unwrap_or(Value::Null)
 }
 
 async fn keys(cmd: KeysCommand, state: &AppState) -> anyhow::Result<()> {
     match cmd {
         KeysCommand::Rotate { tenant } => {
             let t = find_tenant(state, &tenant).await?;
-            let (new, retired) =
-                crate::keys::rotate(&state.db, state.now(), &state.keys.signing, t.id).await?;
-            crate::audit::record(
+            let (new, retired) = crate::keys::rotate_by_operator(
                 &state.db,
                 state.now(),
-                crate::audit::Event::new(
-                    actions::KEYS_ROTATE,
-                    CLI_ACTOR.into(),
-                    &RequestMeta::cli(),
-                )
-                .tenant(t.id)
-                .target(format!("tenant:{}", t.slug)),
+                &state.keys.signing,
+                &t,
+                CLI_ACTOR,
+                &RequestMeta::cli(),
             )
             .await?;
             print(json!({
@@ -735,25 +762,10 @@ async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
             let t = find_tenant(state, &tenant).await?;
             let list: Vec<Value> = clients::list_for_tenant(&state.db, t.id)
                 .await?
-                .into_iter()
+                .iter()
                 .map(|c| {
-                    json!({
-                        "client_id": c.client_id,
-                        "name": c.name,
-                        "auth_method": c.auth_method,
-                        "auth_methods": clients::auth_methods(&c),
-                        "max_assertion_lifetime_secs": (c.auth_method == "private_key_jwt")
-                            .then(|| clients::max_assertion_lifetime_secs(&c)),
-                        "redirect_uris": clients::list(&c.redirect_uris),
-                        "post_logout_redirect_uris": clients::list(&c.post_logout_redirect_uris),
-                        "grant_types": clients::list(&c.grant_types),
-                        "scopes": clients::list(&c.scopes),
-                        "cors_origins": clients::list(&c.cors_origins),
-                        "jwks_uri": c.jwks_uri,
-                        "id_token_signed_response_alg": c.id_token_signed_response_alg,
-                        "skip_consent": c.skip_consent,
-                        "created_at": c.created_at,
-                    })
+                    serde_json::to_value(crate::admin::views::ClientView::of(c))
+                        .unwrap_or(Value::Null)
                 })
                 .collect();
             print(Value::Array(list));
@@ -761,7 +773,7 @@ async fn client(cmd: ClientCommand, state: &AppState) -> anyhow::Result<()> {
         ClientCommand::Delete { tenant, client_id } => {
             let t = find_tenant(state, &tenant).await?;
             state
-                .delete_client(t.id, &client_id, CLI_ACTOR, &RequestMeta::cli())
+                .delete_client(t.id, &client_id, None, CLI_ACTOR, &RequestMeta::cli())
                 .await?;
             print(json!({ "client_id": client_id, "deleted": true }));
         }

@@ -16,6 +16,10 @@ pub enum DomainError {
     /// A uniqueness rule: the message is safe to show.
     #[error("{0}")]
     Conflict(String),
+    /// The caller's precondition (a version it read earlier) no longer holds: someone changed
+    /// the resource in between.
+    #[error("{0} has changed")]
+    Stale(&'static str),
     /// The database (or the cache) cannot be reached: a 503, and retried later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -90,3 +94,16 @@ impl From<crate::crypto::KeyError> for DomainError {
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
+
+/// What a writer expects of the stored row before it changes it (e.g. "its representation
+/// still has the ETag I read"): checked on the row read inside the write's transaction, so
+/// that two writers never both pass. `None`: no expectation.
+pub type Expect<'a, M> = Option<&'a (dyn Fn(&M) -> bool + Send + Sync)>;
+
+/// [`DomainError::Stale`] unless the expectation holds for `row`.
+pub fn expect<M>(expect: Expect<'_, M>, row: &M, what: &'static str) -> DomainResult<()> {
+    match expect {
+        Some(f) if !f(row) => Err(DomainError::Stale(what)),
+        _ => Ok(()),
+    }
+}

@@ -2,6 +2,7 @@
 //! library; the integration tests start the same server in-process.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod bootstrap;
 pub mod cache;

@@ -50,6 +50,8 @@ pub enum Kind {
     Userinfo,
     /// SCIM requests, per SCIM token.
     Scim,
+    /// Admin API requests with a valid token, per caller (client or administrator).
+    Admin,
     /// Second-factor attempts (TOTP or recovery code), per account.
     Mfa,
     /// Introspection and revocation requests, per authenticated client.
@@ -61,7 +63,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Ip,
         Kind::Login,
         Kind::Signup,
@@ -71,6 +73,7 @@ impl Kind {
         Kind::Token,
         Kind::Userinfo,
         Kind::Scim,
+        Kind::Admin,
         Kind::Mfa,
         Kind::Introspection,
         Kind::AuthFailure,
@@ -87,6 +90,7 @@ impl Kind {
             Kind::Token => "token",
             Kind::Userinfo => "userinfo",
             Kind::Scim => "scim",
+            Kind::Admin => "admin",
             Kind::Mfa => "mfa",
             Kind::Introspection => "introspection",
             Kind::AuthFailure => "auth_failure",
@@ -105,6 +109,7 @@ impl Kind {
             Kind::Token => (60_000, 60),
             Kind::Userinfo => (60_000, 60),
             Kind::Scim => (60_000, 60),
+            Kind::Admin => (60_000, 60),
             Kind::Introspection => (60_000, 60),
             Kind::Mfa => (5, 60),
             Kind::AuthFailure => (60, 60),

@@ -153,6 +153,7 @@ pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> 
                 routes::OAUTH_METADATA_ROOT,
                 web::get().to(oidc::discovery::get),
             )
+            .configure(crate::admin::api::configure)
             .service(
                 web::scope(routes::TENANT_SCOPE)
                     .configure(ui::configure)
@@ -192,6 +193,16 @@ fn html_for_bare_errors<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
+    if crate::admin::api::is_api_path(res.request().path()) {
+        use crate::admin::api::problem::{Kind, Problem};
+        let kind = Kind::of_status(status);
+        let detail = status.canonical_reason().unwrap_or("error").to_lowercase();
+        let (req, _) = res.into_parts();
+        let answer = actix_web::ResponseError::error_response(&Problem::new(kind, detail));
+        let res: ServiceResponse<EitherBody<B, BoxBody>> =
+            ServiceResponse::new(req, answer).map_into_right_body();
+        return Ok(ErrorHandlerResponse::Response(res));
+    }
     let title = status.canonical_reason().unwrap_or("Error");
     let message = match status.as_u16() {
         404 => "There is nothing at this address.",

@@ -41,6 +41,8 @@ pub struct Keys {
     pub mfa_secrets: SubKey,
     /// Keyed hash of recovery codes.
     pub mfa_recovery: SubKey,
+    /// Encrypts the stored answers of admin API requests with an `Idempotency-Key`.
+    pub admin_idempotency: SubKey,
 }
 
 impl Keys {
@@ -57,6 +59,7 @@ impl Keys {
             saml: master.derive("saml-name-ids"),
             mfa_secrets: master.derive("mfa-secrets"),
             mfa_recovery: master.derive("mfa-recovery-codes"),
+            admin_idempotency: master.derive("admin-idempotency"),
         }
     }
 }
@@ -131,10 +134,20 @@ impl AppState {
         &self,
         tenant_id: uuid::Uuid,
         client_id: &str,
+        expect: crate::error::Expect<'_, entity::client::Model>,
         actor: &str,
         meta: &crate::audit::RequestMeta,
     ) -> DomainResult<()> {
-        crate::clients::delete(&self.db, self.now(), tenant_id, client_id, actor, meta).await?;
+        crate::clients::delete(
+            &self.db,
+            self.now(),
+            tenant_id,
+            client_id,
+            expect,
+            actor,
+            meta,
+        )
+        .await?;
         self.memo
             .clients
             .forget(&(tenant_id, client_id.to_string()));

@@ -1,5 +1,6 @@
 //! SeaORM entities of Plinto. Entities only: no behaviour lives here.
 
+pub mod admin_idempotency_key;
 pub mod audit_event;
 pub mod authorization_code;
 pub mod client;

@@ -14,6 +14,7 @@ mod m20261122_000009_passkeys;
 mod m20261204_000010_profiles;
 mod m20261204_000011_account_security;
 mod m20261204_000012_oauth;
+mod m20261204_000013_admin;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_profiles::Migration),
             Box::new(m20261204_000011_account_security::Migration),
             Box::new(m20261204_000012_oauth::Migration),
+            Box::new(m20261204_000013_admin::Migration),
         ]
     }
 }

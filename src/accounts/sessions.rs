@@ -160,6 +160,28 @@ pub async fn revoke(
     reason: &'static str,
     meta: &RequestMeta,
 ) -> DomainResult<()> {
+    revoke_by(
+        db,
+        now,
+        user,
+        session_id,
+        reason,
+        &audit::user_actor(user.id),
+        meta,
+    )
+    .await
+}
+
+/// [`revoke`] by someone else (an operator): `actor` is recorded as the one who ended it.
+pub async fn revoke_by(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    user: &user::Model,
+    session_id: Uuid,
+    reason: &'static str,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<()> {
     let result = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(now))
         .filter(session::Column::Id.eq(session_id))
@@ -173,7 +195,7 @@ pub async fn revoke(
     audit::record(
         db,
         now,
-        audit::Event::new(reason, audit::user_actor(user.id), meta)
+        audit::Event::new(reason, actor.to_string(), meta)
             .tenant(user.tenant_id)
             .target(format!("session:{session_id}")),
     )

@@ -189,19 +189,242 @@ pub async fn disable<C: ConnectionTrait + TransactionTrait>(
     let user = find_by_email(db, tenant_id, &email)
         .await?
         .ok_or(DomainError::NotFound("user"))?;
+    set_disabled(db, now, &user, true, None, actor, meta).await
+}
+
+/// Disable (ending every session) or enable a user. `expected_version`: only if the stored
+/// version still is that one ([`DomainError::Stale`] otherwise).
+pub async fn set_disabled<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user: &user::Model,
+    disabled: bool,
+    expected_version: Option<i64>,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
     let txn = crate::db::begin(db).await?;
-    let mut active = user.into_active_model();
-    active.disabled = Set(true);
-    active.updated_at = Set(now);
-    let user = active.update(&txn).await?;
+    let mut write = user::Entity::update_many()
+        .col_expr(
+            user::Column::Disabled,
+            sea_orm::sea_query::Expr::value(disabled),
+        )
+        .col_expr(
+            user::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(user::Column::Id.eq(user.id));
+    if let Some(v) = expected_version {
+        write = write.filter(user::Column::Version.eq(v));
+    }
+    if write.exec(&txn).await?.rows_affected == 0 {
+        return Err(DomainError::Stale("user"));
+    }
     bump_version(&txn, user.id).await?;
-    sessions::revoke_all(&txn, now, user.id, None).await?;
+    if disabled {
+        sessions::revoke_all(&txn, now, user.id, None).await?;
+    }
+    let action = if disabled {
+        actions::USER_DISABLE
+    } else {
+        actions::USER_ENABLE
+    };
     audit::record(
         &txn,
         now,
-        audit::Event::new(actions::USER_DISABLE, actor.to_string(), meta)
-            .tenant(tenant_id)
+        audit::Event::new(action, actor.to_string(), meta)
+            .tenant(user.tenant_id)
             .target(audit::user_actor(user.id)),
+    )
+    .await?;
+    let user = user::Entity::find_by_id(user.id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// What an operator may change of an account; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange {
+    /// `Some(None)` removes the name.
+    pub name: Option<Option<String>>,
+    pub email_verified: Option<bool>,
+}
+
+/// An operator's change of an account (name, verified address), conditional on the version.
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user: user::Model,
+    change: UserChange,
+    expected_version: Option<i64>,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
+    let name = match &change.name {
+        Some(n) => Some(validation::parse_name(n.as_deref())?),
+        None => None,
+    };
+    let txn = crate::db::begin(db).await?;
+    let (tenant_id, id) = (user.tenant_id, user.id);
+    let mut update = user::Entity::update_many()
+        .col_expr(
+            user::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(user::Column::Id.eq(id));
+    if let Some(v) = expected_version {
+        update = update.filter(user::Column::Version.eq(v));
+    }
+    if let Some(name) = name {
+        let mut doc = user.scim.clone();
+        set_display_name(&mut doc, name.as_deref());
+        update = update
+            .col_expr(user::Column::Name, sea_orm::sea_query::Expr::value(name))
+            .col_expr(
+                user::Column::ScimSearch,
+                sea_orm::sea_query::Expr::value(search_copy(&doc)),
+            )
+            .col_expr(user::Column::Scim, sea_orm::sea_query::Expr::value(doc));
+    }
+    if let Some(v) = change.email_verified {
+        update = update.col_expr(
+            user::Column::EmailVerified,
+            sea_orm::sea_query::Expr::value(v),
+        );
+    }
+    if update.exec(&txn).await?.rows_affected == 0 {
+        return Err(DomainError::Stale("user"));
+    }
+    bump_version(&txn, id).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::USER_UPDATE, actor.to_string(), meta)
+            .tenant(tenant_id)
+            .target(audit::user_actor(id)),
+    )
+    .await?;
+    let user = user::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("user"))?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Delete an account: its sessions, grants and consents go with it (the schema cascades), and
+/// it leaves the SCIM groups it was in (their versions move on). `expected_version`: only if
+/// the stored version still is that one ([`DomainError::Stale`] otherwise). `event` is the
+/// audit event recorded with it.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    old: &user::Model,
+    expected_version: Option<i64>,
+    event: audit::Event<'_>,
+) -> DomainResult<()> {
+    use entity::scim_group_member;
+    let txn = crate::db::begin(db).await?;
+    let members = scim_group_member::Entity::find()
+        .filter(scim_group_member::Column::MemberId.eq(old.id))
+        .all(&txn)
+        .await?;
+    crate::scim::groups::touch(&txn, now, members.iter().map(|m| m.group_id)).await?;
+    scim_group_member::Entity::delete_many()
+        .filter(scim_group_member::Column::MemberId.eq(old.id))
+        .exec(&txn)
+        .await?;
+    let mut delete = user::Entity::delete_many().filter(user::Column::Id.eq(old.id));
+    if let Some(v) = expected_version {
+        delete = delete.filter(user::Column::Version.eq(v));
+    }
+    if delete.exec(&txn).await?.rows_affected == 0 {
+        return Err(DomainError::Stale("user"));
+    }
+    audit::record(&txn, now, event).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Which users to list: a page after `after` (ids are UUID v7, so id order is creation order
+/// and a page boundary never moves when others are inserted).
+#[derive(Clone, Debug, Default)]
+pub struct UserQuery {
+    /// The address, compared case-insensitively and exactly.
+    pub email: Option<String>,
+    /// The SCIM userName, compared case-insensitively and exactly.
+    pub user_name: Option<String>,
+    /// `Some(true)`: only disabled users; `Some(false)`: only active ones.
+    pub disabled: Option<bool>,
+    pub after: Option<Uuid>,
+    pub limit: u64,
+}
+
+/// One page of users in id order, and whether more follow.
+pub async fn list_page(
+    db: &impl ConnectionTrait,
+    tenant_id: Uuid,
+    q: &UserQuery,
+) -> DomainResult<(Vec<user::Model>, bool)> {
+    use sea_orm::QuerySelect;
+    let keys = [q.email.as_deref(), q.user_name.as_deref()];
+    if keys.into_iter().flatten().any(|k| !crate::db::storable(k)) {
+        return Ok((Vec::new(), false));
+    }
+    let mut find = user::Entity::find().filter(user::Column::TenantId.eq(tenant_id));
+    if let Some(email) = &q.email {
+        match validation::parse_email(email) {
+            Ok(e) => find = find.filter(user::Column::EmailNormalized.eq(e.normalized)),
+            Err(_) => return Ok((Vec::new(), false)),
+        }
+    }
+    if let Some(name) = &q.user_name {
+        find = find.filter(user::Column::UserNameNormalized.eq(name.trim().to_lowercase()));
+    }
+    if let Some(d) = q.disabled {
+        find = find.filter(user::Column::Disabled.eq(d));
+    }
+    if let Some(after) = q.after {
+        find = find.filter(user::Column::Id.gt(after));
+    }
+    let mut rows = find
+        .order_by_asc(user::Column::Id)
+        .limit(q.limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > q.limit;
+    rows.truncate(q.limit as usize);
+    Ok((rows, more))
+}
+
+pub async fn update_profile<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user: user::Model,
+    name: Option<&str>,
+    meta: &RequestMeta,
+) -> DomainResult<user::Model> {
+    let name = validation::parse_name(name)?;
+    let txn = crate::db::begin(db).await?;
+    let (tenant_id, id) = (user.tenant_id, user.id);
+    let mut doc = user.scim.clone();
+    set_display_name(&mut doc, name.as_deref());
+    let mut active = user.into_active_model();
+    active.name = Set(name);
+    active.scim_search = Set(search_copy(&doc));
+    active.scim = Set(doc);
+    active.updated_at = Set(now);
+    let user = active.update(&txn).await?;
+    bump_version(&txn, user.id).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::PROFILE_UPDATE, audit::user_actor(id), meta)
+            .tenant(tenant_id)
+            .target(audit::user_actor(id)),
     )
     .await?;
     txn.commit().await?;

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::audit_event;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, NotSet, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, NotSet, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 use uuid::Uuid;
 
 use crate::error::DomainResult;
@@ -26,6 +29,11 @@ impl RequestMeta {
 pub mod actions {
     pub const TENANT_CREATE: &str = "tenant.create";
     pub const TENANT_UPDATE: &str = "tenant.update";
+    pub const TENANT_DELETE: &str = "tenant.delete";
+    pub const USER_UPDATE: &str = "user.update";
+    pub const USER_ENABLE: &str = "user.enable";
+    pub const USER_DELETE: &str = "user.delete";
+    pub const CLIENT_SECRET_ROTATE: &str = "client.secret_rotate";
     pub const USER_CREATE: &str = "user.create";
     pub const USER_DISABLE: &str = "user.disable";
     pub const USER_SIGNUP: &str = "user.signup";
@@ -188,4 +196,58 @@ pub async fn record(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// Which events to read: newest first, a page before `before` (event ids grow with each insert,
+/// so a page boundary never moves when new events arrive).
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// `None`: every tenant's events and those of no tenant.
+    pub tenant_id: Option<Uuid>,
+    /// Occurred at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before.
+    pub until: Option<DateTime<Utc>>,
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub before: Option<i64>,
+    pub limit: u64,
+}
+
+/// One page of events, newest first, and whether more follow.
+pub async fn query(
+    db: &impl ConnectionTrait,
+    q: &Query,
+) -> DomainResult<(Vec<audit_event::Model>, bool)> {
+    let keys = [q.actor.as_deref(), q.action.as_deref()];
+    if keys.into_iter().flatten().any(|k| !crate::db::storable(k)) {
+        return Ok((Vec::new(), false));
+    }
+    let mut find = audit_event::Entity::find();
+    if let Some(t) = q.tenant_id {
+        find = find.filter(audit_event::Column::TenantId.eq(t));
+    }
+    if let Some(from) = q.from {
+        find = find.filter(audit_event::Column::OccurredAt.gte(from));
+    }
+    if let Some(until) = q.until {
+        find = find.filter(audit_event::Column::OccurredAt.lt(until));
+    }
+    if let Some(actor) = &q.actor {
+        find = find.filter(audit_event::Column::Actor.eq(actor.as_str()));
+    }
+    if let Some(action) = &q.action {
+        find = find.filter(audit_event::Column::Action.eq(action.as_str()));
+    }
+    if let Some(before) = q.before {
+        find = find.filter(audit_event::Column::Id.lt(before));
+    }
+    let mut rows = find
+        .order_by_desc(audit_event::Column::Id)
+        .limit(q.limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > q.limit;
+    rows.truncate(q.limit as usize);
+    Ok((rows, more))
 }

@@ -46,6 +46,7 @@ pub const DEFAULT_SCOPES: &[&str] = &[
 
 pub const ACTION_CREATE: &str = "client.create";
 pub const ACTION_DELETE: &str = "client.delete";
+pub const ACTION_UPDATE: &str = "client.update";
 
 #[derive(Clone, Debug, Default)]
 pub struct NewClient {
@@ -205,16 +206,25 @@ pub fn list(raw: &str) -> Vec<String> {
     serde_json::from_str(raw).unwrap_or_default()
 }
 
-/// Validate, then store the client and its audit event. Returns the secret once.
-pub async fn create<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    now: DateTime<Utc>,
-    secret_key: &SubKey,
-    tenant_id: Uuid,
-    input: NewClient,
-    actor: &str,
-    meta: &RequestMeta,
-) -> DomainResult<Created> {
+/// A registration that passed the rules, ready to store.
+struct Checked {
+    name: String,
+    auth_method: String,
+    auth_method_pinned: bool,
+    grant_types: Vec<String>,
+    redirect_uris: Vec<String>,
+    post_logout: Vec<String>,
+    scopes: Vec<String>,
+    cors: Vec<String>,
+    jwks: Option<String>,
+    jwks_uri: Option<String>,
+    alg: String,
+    skip_consent: bool,
+    max_assertion_lifetime_secs: Option<i32>,
+}
+
+/// The registration rules, for a new client and for a change of one alike.
+fn checked(input: NewClient) -> DomainResult<Checked> {
     let name = input.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(invalid("name", "use 1 to 200 printable characters"));
@@ -320,6 +330,48 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         ));
     }
 
+    Ok(Checked {
+        name,
+        auth_method,
+        auth_method_pinned,
+        grant_types,
+        redirect_uris,
+        post_logout,
+        scopes,
+        cors,
+        jwks: input.jwks,
+        jwks_uri: input.jwks_uri,
+        alg,
+        skip_consent: input.skip_consent,
+        max_assertion_lifetime_secs: input.max_assertion_lifetime_secs,
+    })
+}
+
+/// Validate, then store the client and its audit event. Returns the secret once.
+pub async fn create<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    secret_key: &SubKey,
+    tenant_id: Uuid,
+    input: NewClient,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<Created> {
+    let Checked {
+        name,
+        auth_method,
+        auth_method_pinned,
+        grant_types,
+        redirect_uris,
+        post_logout,
+        scopes,
+        cors,
+        jwks,
+        jwks_uri,
+        alg,
+        skip_consent,
+        max_assertion_lifetime_secs,
+    } = checked(input)?;
     let secret = matches!(
         auth_method.as_str(),
         "client_secret_basic" | "client_secret_post"
@@ -335,16 +387,16 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         secret_hash: Set(secret.as_ref().map(|s| secret_key.hash_hex(s.as_bytes()))),
         auth_method: Set(auth_method),
         auth_method_pinned: Set(auth_method_pinned),
-        max_assertion_lifetime_secs: Set(input.max_assertion_lifetime_secs),
+        max_assertion_lifetime_secs: Set(max_assertion_lifetime_secs),
         redirect_uris: Set(json_list(&redirect_uris)),
         post_logout_redirect_uris: Set(json_list(&post_logout)),
         grant_types: Set(json_list(&grant_types)),
         scopes: Set(json_list(&scopes)),
         cors_origins: Set(json_list(&cors)),
-        jwks: Set(input.jwks),
-        jwks_uri: Set(input.jwks_uri),
+        jwks: Set(jwks),
+        jwks_uri: Set(jwks_uri),
         id_token_signed_response_alg: Set(alg),
-        skip_consent: Set(input.skip_consent),
+        skip_consent: Set(skip_consent),
         created_at: Set(now),
     }
     .insert(&txn)
@@ -362,6 +414,103 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
         client: model,
         secret,
     })
+}
+
+/// What an operator may change of a client; `None` leaves a setting as it is. The auth
+/// method and the secret are not changed here (see [`rotate_secret`]).
+#[derive(Clone, Debug, Default)]
+pub struct ClientChange {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub scopes: Option<Vec<String>>,
+    pub cors_origins: Option<Vec<String>>,
+    /// `Some(None)` removes it.
+    pub jwks: Option<Option<String>>,
+    pub jwks_uri: Option<Option<String>>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub skip_consent: Option<bool>,
+    pub max_assertion_lifetime_secs: Option<Option<i32>>,
+}
+
+/// Change a client's registration under the same rules as [`create`]; the stored row is read
+/// inside the write's transaction and checked against `expect`.
+#[allow(clippy::too_many_arguments)]
+pub async fn update<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    tenant_id: Uuid,
+    client_id: &str,
+    change: ClientChange,
+    expect: crate::error::Expect<'_, client::Model>,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<client::Model> {
+    use sea_orm::QuerySelect;
+    if !crate::db::storable(client_id) {
+        return Err(DomainError::NotFound("client"));
+    }
+    let txn = crate::db::begin(db).await?;
+    let old = client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("client"))?;
+    crate::error::expect(expect, &old, "client")?;
+    let c = checked(NewClient {
+        name: change.name.unwrap_or_else(|| old.name.clone()),
+        redirect_uris: change
+            .redirect_uris
+            .unwrap_or_else(|| list(&old.redirect_uris)),
+        post_logout_redirect_uris: change
+            .post_logout_redirect_uris
+            .unwrap_or_else(|| list(&old.post_logout_redirect_uris)),
+        grant_types: change.grant_types.unwrap_or_else(|| list(&old.grant_types)),
+        auth_method: Some(old.auth_method.clone()),
+        scopes: change.scopes.unwrap_or_else(|| list(&old.scopes)),
+        cors_origins: change
+            .cors_origins
+            .unwrap_or_else(|| list(&old.cors_origins)),
+        jwks: change.jwks.unwrap_or_else(|| old.jwks.clone()),
+        jwks_uri: change.jwks_uri.unwrap_or_else(|| old.jwks_uri.clone()),
+        id_token_signed_response_alg: Some(
+            change
+                .id_token_signed_response_alg
+                .unwrap_or_else(|| old.id_token_signed_response_alg.clone()),
+        ),
+        skip_consent: change.skip_consent.unwrap_or(old.skip_consent),
+        max_assertion_lifetime_secs: change
+            .max_assertion_lifetime_secs
+            .unwrap_or(old.max_assertion_lifetime_secs),
+    })?;
+    let pinned = old.auth_method_pinned;
+    let mut active: client::ActiveModel = old.into();
+    active.name = Set(c.name);
+    active.auth_method_pinned = Set(pinned);
+    active.max_assertion_lifetime_secs = Set(c.max_assertion_lifetime_secs);
+    active.redirect_uris = Set(json_list(&c.redirect_uris));
+    active.post_logout_redirect_uris = Set(json_list(&c.post_logout));
+    active.grant_types = Set(json_list(&c.grant_types));
+    active.scopes = Set(json_list(&c.scopes));
+    active.cors_origins = Set(json_list(&c.cors));
+    active.jwks = Set(c.jwks);
+    active.jwks_uri = Set(c.jwks_uri);
+    active.id_token_signed_response_alg = Set(c.alg);
+    active.skip_consent = Set(c.skip_consent);
+    let model = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(ACTION_UPDATE, actor.to_string(), meta)
+            .tenant(tenant_id)
+            .target(format!("client:{client_id}")),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(model)
 }
 
 pub async fn find(
@@ -390,15 +539,28 @@ pub async fn list_for_tenant(
         .await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
     tenant_id: Uuid,
     client_id: &str,
+    expect: crate::error::Expect<'_, client::Model>,
     actor: &str,
     meta: &RequestMeta,
 ) -> DomainResult<()> {
+    use sea_orm::QuerySelect;
     let txn = crate::db::begin(db).await?;
+    if expect.is_some() {
+        let old = client::Entity::find()
+            .filter(client::Column::TenantId.eq(tenant_id))
+            .filter(client::Column::ClientId.eq(client_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(DomainError::NotFound("client"))?;
+        crate::error::expect(expect, &old, "client")?;
+    }
     let result = client::Entity::delete_many()
         .filter(client::Column::TenantId.eq(tenant_id))
         .filter(client::Column::ClientId.eq(client_id))
@@ -426,6 +588,59 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// A new secret for a client that authenticates with one; the old one stops working at once on
+/// this node and within the read-cache TTL on the others. Returns the client and the secret
+/// (shown once).
+#[allow(clippy::too_many_arguments)]
+pub async fn rotate_secret<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    secret_key: &SubKey,
+    tenant_id: Uuid,
+    client_id: &str,
+    expect: crate::error::Expect<'_, client::Model>,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<(client::Model, String)> {
+    use sea_orm::QuerySelect;
+    if !crate::db::storable(client_id) {
+        return Err(DomainError::NotFound("client"));
+    }
+    let txn = crate::db::begin(db).await?;
+    let old = client::Entity::find()
+        .filter(client::Column::TenantId.eq(tenant_id))
+        .filter(client::Column::ClientId.eq(client_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound("client"))?;
+    crate::error::expect(expect, &old, "client")?;
+    if old.secret_hash.is_none() {
+        return Err(invalid(
+            "client",
+            "this client has no secret (auth method none or private_key_jwt)",
+        ));
+    }
+    let secret = crypto::random_token(32)?;
+    let mut active: client::ActiveModel = old.into();
+    active.secret_hash = Set(Some(secret_key.hash_hex(secret.as_bytes())));
+    let model = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(
+            crate::audit::actions::CLIENT_SECRET_ROTATE,
+            actor.to_string(),
+            meta,
+        )
+        .tenant(tenant_id)
+        .target(format!("client:{client_id}")),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((model, secret))
 }
 
 /// Whether `presented` is the client's secret (constant-time).

@@ -43,6 +43,7 @@ fn back_channel(path: &str) -> bool {
     .iter()
     .any(|r| path.ends_with(r))
         || speaks_scim(path)
+        || crate::admin::api::is_api_path(path)
 }
 
 fn exempt(path: &str) -> bool {
@@ -81,7 +82,10 @@ pub fn wire_error(
     status: actix_web::http::StatusCode,
     message: &str,
 ) -> actix_web::HttpResponse {
-    if speaks_scim(path) {
+    if crate::admin::api::is_api_path(path) {
+        use crate::admin::api::problem::{Kind, Problem};
+        Problem::new(Kind::of_status(status), message).error_response()
+    } else if speaks_scim(path) {
         crate::scim::error::ScimError::new(status, None, message).error_response()
     } else if speaks_json(path) || back_channel(path) {
         crate::oidc::error::OAuthError::new(status, "invalid_request", message).error_response()

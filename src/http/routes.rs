@@ -118,3 +118,30 @@ pub const PASSKEY_LOGIN_FINISH: &str = "/login/passkey/finish";
 /// A passkey as the second factor (or step-up).
 pub const PASSKEY_MFA_BEGIN: &str = "/login/mfa/passkey/begin";
 pub const PASSKEY_MFA_FINISH: &str = "/login/mfa/passkey/finish";
+
+/// The admin REST API: its base below the public URL; resource paths below it.
+pub const ADMIN_API: &str = "/api/v1";
+/// The OpenAPI 3.1 document of the admin API (no token needed).
+pub const ADMIN_OPENAPI: &str = "/openapi.json";
+/// The human-readable reference, rendered from that document.
+pub const ADMIN_DOCS: &str = "/docs";
+pub const ADMIN_TENANTS: &str = "/tenants";
+pub const ADMIN_TENANT: &str = "/tenants/{tenant}";
+pub const ADMIN_USERS: &str = "/tenants/{tenant}/users";
+pub const ADMIN_USER: &str = "/tenants/{tenant}/users/{user}";
+pub const ADMIN_USER_DISABLE: &str = "/tenants/{tenant}/users/{user}/disable";
+pub const ADMIN_USER_ENABLE: &str = "/tenants/{tenant}/users/{user}/enable";
+/// POST: remove the user's second factors (a lost device).
+pub const ADMIN_USER_RESET_MFA: &str = "/tenants/{tenant}/users/{user}/reset-mfa";
+pub const ADMIN_USER_SESSIONS: &str = "/tenants/{tenant}/users/{user}/sessions";
+pub const ADMIN_USER_SESSION: &str = "/tenants/{tenant}/users/{user}/sessions/{session}";
+pub const ADMIN_CLIENTS: &str = "/tenants/{tenant}/clients";
+pub const ADMIN_CLIENT: &str = "/tenants/{tenant}/clients/{client}";
+/// POST: a new secret (shown once).
+pub const ADMIN_CLIENT_SECRET: &str = "/tenants/{tenant}/clients/{client}/secret";
+pub const ADMIN_SCIM_TOKENS: &str = "/tenants/{tenant}/scim-tokens";
+pub const ADMIN_SCIM_TOKEN: &str = "/tenants/{tenant}/scim-tokens/{token}";
+pub const ADMIN_KEYS: &str = "/tenants/{tenant}/keys";
+/// POST: retire the active signing keys and make new ones.
+pub const ADMIN_KEYS_ROTATE: &str = "/tenants/{tenant}/keys/rotate";
+pub const ADMIN_AUDIT_EVENTS: &str = "/tenants/{tenant}/audit-events";

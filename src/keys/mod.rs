@@ -144,6 +144,32 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
     enc: &SubKey,
     tenant_id: Uuid,
 ) -> DomainResult<(Vec<signing_key::Model>, Vec<signing_key::Model>)> {
+    rotate_audited(db, now, enc, tenant_id, None).await
+}
+
+/// [`rotate`] by an operator: `keys.rotate` audited with the actor in the same transaction.
+pub async fn rotate_by_operator<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    enc: &SubKey,
+    tenant: &entity::tenant::Model,
+    actor: &str,
+    meta: &crate::audit::RequestMeta,
+) -> DomainResult<(Vec<signing_key::Model>, Vec<signing_key::Model>)> {
+    let event =
+        crate::audit::Event::new(crate::audit::actions::KEYS_ROTATE, actor.to_string(), meta)
+            .tenant(tenant.id)
+            .target(format!("tenant:{}", tenant.slug));
+    rotate_audited(db, now, enc, tenant.id, Some(event)).await
+}
+
+async fn rotate_audited<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    enc: &SubKey,
+    tenant_id: Uuid,
+    event: Option<crate::audit::Event<'_>>,
+) -> DomainResult<(Vec<signing_key::Model>, Vec<signing_key::Model>)> {
     let txn = crate::db::begin(db).await?;
     let retired = active(&txn, tenant_id).await?;
     signing_key::Entity::update_many()
@@ -153,6 +179,9 @@ pub async fn rotate<C: ConnectionTrait + TransactionTrait>(
         .exec(&txn)
         .await?;
     let new = create_for_tenant(&txn, now, enc, tenant_id).await?;
+    if let Some(event) = event {
+        crate::audit::record(&txn, now, event).await?;
+    }
     txn.commit().await?;
     Ok((new, retired))
 }

@@ -275,6 +275,30 @@ pub async fn recovery_use(
     Ok(Some(recovery_remaining(db, user_id).await?))
 }
 
+/// An operator's reset after a lost device: every factor of the user goes, and the reset is
+/// audited (`mfa.reset`) in the same transaction.
+pub async fn reset_by_operator<C: ConnectionTrait + sea_orm::TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    user: &user::Model,
+    actor: &str,
+    meta: &crate::audit::RequestMeta,
+) -> DomainResult<()> {
+    use sea_orm::TransactionSession;
+    let txn = crate::db::begin(db).await?;
+    reset(&txn, user.id).await?;
+    crate::audit::record(
+        &txn,
+        now,
+        crate::audit::Event::new(crate::audit::actions::MFA_RESET, actor.to_string(), meta)
+            .tenant(user.tenant_id)
+            .target(crate::audit::user_actor(user.id)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Remove every factor of the user (an administrator's reset after a lost device).
 pub async fn reset(db: &impl ConnectionTrait, user_id: Uuid) -> DomainResult<()> {
     totp_remove(db, user_id).await?;

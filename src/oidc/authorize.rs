@@ -708,7 +708,14 @@ async fn issue(
             } else {
                 String::new()
             },
-            scope: ar.scopes.join(" "),
+            // The admin API's scopes only for administrators, whatever the client may ask for.
+            scope: ar
+                .scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|s| crate::admin::access::may_hold(user, s))
+                .collect::<Vec<_>>()
+                .join(" "),
             nonce: ar.nonce.clone(),
             code_challenge: ar.code_challenge.clone(),
             claims: ar.claims.clone(),

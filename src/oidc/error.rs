@@ -137,6 +137,7 @@ impl From<DomainError> for OAuthError {
             DomainError::Invalid { message, .. } => Self::invalid_request(message),
             DomainError::NotFound(what) => Self::invalid_request(format!("{what} not found")),
             DomainError::Conflict(m) => Self::invalid_request(m),
+            DomainError::Stale(what) => Self::invalid_request(format!("{what} has changed")),
             DomainError::Unavailable(detail) => {
                 tracing::warn!(%detail, "storage unavailable");
                 Self::new(

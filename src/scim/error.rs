@@ -141,6 +141,7 @@ impl From<DomainError> for ScimError {
             }
             DomainError::NotFound(what) => Self::not_found(format!("{what} not found")),
             DomainError::Conflict(m) => Self::uniqueness(m),
+            DomainError::Stale(_) => Self::precondition_failed(),
             DomainError::Unavailable(detail) => {
                 tracing::warn!(%detail, "storage unavailable");
                 Self::new(

@@ -578,25 +578,11 @@ pub async fn delete<C: Db>(ctx: &Ctx<'_, C>, id: &str, if_match: Option<&str>) -
     let old = find(ctx, id).await?;
     writable(&old)?;
     check_if_match(if_match, old.version)?;
-    let txn = crate::db::begin(ctx.db).await?;
-    let members = scim_group_member::Entity::find()
-        .filter(scim_group_member::Column::MemberId.eq(old.id))
-        .all(&txn)
-        .await?;
-    super::groups::touch(&txn, ctx.now, members.iter().map(|m| m.group_id)).await?;
-    scim_group_member::Entity::delete_many()
-        .filter(scim_group_member::Column::MemberId.eq(old.id))
-        .exec(&txn)
-        .await?;
-    let mut delete = user::Entity::delete_many().filter(user::Column::Id.eq(old.id));
-    if if_match.is_some() {
-        delete = delete.filter(user::Column::Version.eq(old.version));
-    }
-    let done = delete.exec(&txn).await?;
-    if done.rows_affected == 0 {
-        return Err(ScimError::precondition_failed());
-    }
-    audit_write(&txn, ctx, actions::SCIM_USER_DELETE, old.id, &old.user_name).await?;
-    txn.commit().await?;
+    let event = audit::Event::new(actions::SCIM_USER_DELETE, ctx.actor.clone(), &ctx.meta)
+        .tenant(ctx.tenant.id)
+        .target(audit::user_actor(old.id))
+        .details(json!({ "userName": old.user_name }));
+    let expected = if_match.is_some().then_some(old.version);
+    crate::accounts::users::delete(ctx.db, ctx.now, &old, expected, event).await?;
     Ok(())
 }

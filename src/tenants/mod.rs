@@ -3,13 +3,13 @@
 use chrono::{DateTime, Utc};
 use entity::tenant;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::audit::{self, RequestMeta, actions};
-use crate::error::{DomainError, DomainResult};
+use crate::error::{DomainError, DomainResult, Expect};
 
 pub const DEFAULT_TENANT: &str = "default";
 
@@ -153,18 +153,38 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
     Ok(model)
 }
 
+/// The tenant, read for a change inside `txn` (locked on PostgreSQL; SQLite's write
+/// transactions are serial already), checked against what the writer expects.
+async fn for_change(
+    txn: &impl ConnectionTrait,
+    slug: &str,
+    expect: Expect<'_, tenant::Model>,
+) -> DomainResult<tenant::Model> {
+    if !crate::db::storable(slug) {
+        return Err(DomainError::NotFound("tenant"));
+    }
+    let tenant = tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug))
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or(DomainError::NotFound("tenant"))?;
+    crate::error::expect(expect, &tenant, "tenant")?;
+    Ok(tenant)
+}
+
 /// Change a tenant's settings (and record who did).
 pub async fn update<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
     slug: &str,
     change: TenantUpdate,
+    expect: Expect<'_, tenant::Model>,
     actor: &str,
     meta: &RequestMeta,
 ) -> DomainResult<tenant::Model> {
-    let tenant = find_by_slug(db, slug)
-        .await?
-        .ok_or(DomainError::NotFound("tenant"))?;
+    let txn = crate::db::begin(db).await?;
+    let tenant = for_change(&txn, slug, expect).await?;
     let mut active: tenant::ActiveModel = tenant.into();
     if let Some(v) = change.allow_signup {
         active.allow_signup = Set(v);
@@ -184,7 +204,6 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         })?;
         active.mfa_policy = Set(policy.as_str().to_string());
     }
-    let txn = crate::db::begin(db).await?;
     let model = active.update(&txn).await?;
     audit::record(
         &txn,
@@ -203,6 +222,38 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
     .await?;
     txn.commit().await?;
     Ok(model)
+}
+
+/// Delete a tenant and everything it holds (users, clients, keys, sessions, SCIM and SAML
+/// state: the schema cascades). Its audit events stay, with this deletion as the last one.
+/// The bootstrap tenant cannot be deleted: platform administration lives in it.
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    slug: &str,
+    expect: Expect<'_, tenant::Model>,
+    actor: &str,
+    meta: &RequestMeta,
+) -> DomainResult<tenant::Model> {
+    if slug == DEFAULT_TENANT {
+        return Err(DomainError::invalid(
+            "tenant",
+            "the bootstrap tenant cannot be deleted",
+        ));
+    }
+    let txn = crate::db::begin(db).await?;
+    let tenant = for_change(&txn, slug, expect).await?;
+    tenant::Entity::delete_by_id(tenant.id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        now,
+        audit::Event::new(actions::TENANT_DELETE, actor.to_string(), meta)
+            .tenant(tenant.id)
+            .target(format!("tenant:{}", tenant.slug)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(tenant)
 }
 
 pub async fn find_by_slug(

@@ -106,6 +106,7 @@ impl From<DomainError> for UiError {
             DomainError::Invalid { message, .. } => UiError::BadRequest(message),
             DomainError::NotFound(what) => UiError::NotFound(format!("The {what} was not found.")),
             DomainError::Conflict(m) => UiError::BadRequest(m),
+            DomainError::Stale(what) => UiError::BadRequest(format!("The {what} has changed.")),
             DomainError::Unavailable(detail) => {
                 tracing::warn!(%detail, "storage unavailable");
                 UiError::Unavailable

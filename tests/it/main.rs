@@ -8,6 +8,7 @@ mod smtp_sink;
 mod support;
 
 mod accounts;
+mod admin;
 mod browser;
 mod cli;
 mod clients;

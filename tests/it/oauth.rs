@@ -397,7 +397,7 @@ async fn a_deleted_clients_tokens_stop_working_at_once() {
     }
 
     s.state
-        .delete_client(tenant.id, &here.id, "test", &Default::default())
+        .delete_client(tenant.id, &here.id, None, "test", &Default::default())
         .await
         .unwrap();
     let out = s.cli(&["client", "delete", "--tenant", "default", &by_cli.id]);

@@ -340,6 +340,7 @@ async fn the_owners_reset_ends_the_pre_registered_attackers_tokens() {
         s.state.now(),
         "default",
         change,
+        None,
         "test",
         &Default::default(),
     )

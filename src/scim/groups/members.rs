@@ -56,7 +56,7 @@ pub async fn touch(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
     ids: impl Iterator<Item = Uuid>,
-) -> ScimResult<()> {
+) -> crate::error::DomainResult<()> {
     let ids: Vec<Uuid> = ids.collect();
     for chunk in ids.chunks(CHUNK) {
         scim_group::Entity::update_many()
