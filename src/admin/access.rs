@@ -70,8 +70,12 @@ pub fn caller(
 /// Whether `user` may be given `scope` in a token: the admin scopes go to active
 /// administrators only (other scopes are not this module's business).
 pub fn may_hold(user: &user::Model, scope: &str) -> bool {
-    let admin_scope = scope == SCOPE_ADMIN || scope == SCOPE_ADMIN_READ;
-    !admin_scope || (user.is_admin && !user.disabled)
+    !is_admin_scope(scope) || (user.is_admin && !user.disabled)
+}
+
+/// Whether `scope` is one of the admin API's.
+pub fn is_admin_scope(scope: &str) -> bool {
+    scope == SCOPE_ADMIN || scope == SCOPE_ADMIN_READ
 }
 
 impl Caller {

@@ -453,6 +453,17 @@ impl AuthRequest {
             || self.has_prompt("select_account")
             || too_old
             || self.names_other_user(u)
+            || (self.grants_admin_to(u)
+                && !crate::accounts::sessions::recently_authenticated(s, now))
+    }
+
+    /// Whether this request would give `u` a scope of the admin API. A session alone (a
+    /// stolen cookie) must not turn into an admin API token: that needs a sign-in within
+    /// the re-authentication window, as the account's own sensitive changes do.
+    fn grants_admin_to(&self, u: &user::Model) -> bool {
+        self.scopes.iter().any(|scope| {
+            crate::admin::access::is_admin_scope(scope) && crate::admin::access::may_hold(u, scope)
+        })
     }
 }
 
@@ -642,6 +653,10 @@ fn to_login(state: &AppState, tenant: &tenant::Model, ar: &AuthRequest) -> HttpR
         || ar.has_prompt("select_account")
         || ar.max_age.is_some()
         || ar.hint_sub.is_some()
+        || ar
+            .scopes
+            .iter()
+            .any(|s| crate::admin::access::is_admin_scope(s))
     {
         q.append_pair("prompt", "login");
     }

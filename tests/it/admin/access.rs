@@ -187,6 +187,34 @@ async fn the_bootstrap_admin_gets_the_admin_scope_by_the_code_flow_and_other_use
             .any(|(action, who, _)| action == "user.create" && *who == actor)
     );
 
+    // A session alone (a stolen cookie) does not become an admin token later: past the
+    // re-authentication window the admin scope asks for the password again; other scopes
+    // go on without asking.
+    let b = s.browser();
+    let res = authorize(&b, &authorize_path(&p), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    s.clock.advance(chrono::Duration::minutes(6));
+    let res = b.get(&authorize_path(&p)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        crate::support::location(&res).starts_with("/t/default/login"),
+        "{}",
+        crate::support::location(&res)
+    );
+    let openid_only: Vec<(&str, &str)> = p
+        .iter()
+        .map(|&(k, v)| if k == "scope" { (k, "openid") } else { (k, v) })
+        .collect();
+    let res = b.get(&authorize_path(&openid_only)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(param(&params_of(&res), "code").is_some());
+    // Signing in again gives the admin scope.
+    let res = authorize(&b, &authorize_path(&p), ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let code = param(&params_of(&res), "code").unwrap().to_string();
+    let v: Value = exchange(&s, &rp, &code).await.json().await.unwrap();
+    assert_eq!(v["scope"], "openid admin");
+
     // Anyone else signing in through the same client gets no admin scope, and no access.
     s.create_user("default", "plain@default.test", "correct horse battery")
         .await;
