@@ -127,9 +127,19 @@ pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let secs = req
-        .app_data::<web::Data<crate::state::AppState>>()
-        .map_or(30, |s| s.config.request_body_timeout_secs);
+    // A request that declares no body has none to wait for (most GETs): no timer for it.
+    let headers = req.headers();
+    let declares_body = headers.contains_key(actix_web::http::header::TRANSFER_ENCODING)
+        || headers
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let state = req.app_data::<web::Data<crate::state::AppState>>();
+    let Some(secs) = state
+        .filter(|_| declares_body)
+        .map(|s| s.config.request_body_timeout_secs)
+    else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
     let timed_out = BodyTimedOut::default();
     let inner = req.take_payload();
     let stream = DeadlinePayload {

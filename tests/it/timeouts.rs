@@ -46,12 +46,24 @@ async fn a_body_that_never_arrives_gets_408_in_the_protocols_format_and_the_conn
     let res = send_and_read_to_close(&a, token.as_bytes()).await;
     assert!(res.starts_with("HTTP/1.1 408"), "{res}");
     assert!(res.contains("\"error\":\"invalid_request\""), "{res}");
-    let scim = "POST /t/default/scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer x\r\n\
-                Content-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{";
-    let res = send_and_read_to_close(&a, scim.as_bytes()).await;
-    // SCIM authenticates first: the unauthenticated request is refused without its body.
+    // SCIM, with a valid token so that the body is what it waits for: the SCIM error schema.
+    let out = s.cli(&["scim-token", "create", "--tenant", "default"]);
     assert!(
-        res.starts_with("HTTP/1.1 401") || res.starts_with("HTTP/1.1 408"),
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scim = format!(
+        "POST /t/default/scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{{",
+        created["token"].as_str().unwrap()
+    );
+    let res = send_and_read_to_close(&a, scim.as_bytes()).await;
+    assert!(res.starts_with("HTTP/1.1 408"), "{res}");
+    assert!(res.contains("application/scim+json"), "{res}");
+    assert!(
+        res.contains("urn:ietf:params:scim:api:messages:2.0:Error"),
         "{res}"
     );
     let login = "POST /t/default/login HTTP/1.1\r\nHost: x\r\n\
