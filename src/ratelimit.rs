@@ -208,6 +208,10 @@ fn parse_rate(value: &str) -> Result<Option<Rate>, String> {
     Ok(Some(Rate { count, period_secs }))
 }
 
+/// What a client over [`Kind::AuthFailure`] is told (in its protocol's error format).
+pub const AUTH_FAILURES: &str = "too many failed authentications (wrong client credentials or \
+     invalid bearer tokens) from this address: wait for Retry-After, then check the credentials";
+
 /// Why a request may not go on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {

@@ -50,6 +50,14 @@ impl OAuthError {
         e
     }
 
+    /// The same error, its description replaced when it is a 429 (to say which limit).
+    pub fn explained(mut self, why: &str) -> Self {
+        if self.status == StatusCode::TOO_MANY_REQUESTS {
+            self.description = why.to_string();
+        }
+        self
+    }
+
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", d)
     }

@@ -42,7 +42,8 @@ async fn claims_of(
     let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
     state
         .may_try_credentials(tenant, meta.ip.as_deref())
-        .await?;
+        .await
+        .map_err(|r| OAuthError::from(r).explained(crate::ratelimit::AUTH_FAILURES))?;
     let header_token = bearer_header(req)?;
     let body_token = if req.method() == actix_web::http::Method::POST && !body.is_empty() {
         if token::is_form(req) {

@@ -108,7 +108,16 @@ async fn open<'a>(req: &HttpRequest, state: &'a AppState, slug: &str) -> ScimRes
         return Err(ScimError::unauthorized());
     };
     let ip = crate::http::request_meta(req, state.config.trust_forwarded_headers).ip;
-    state.may_try_credentials(&tenant, ip.as_deref()).await?;
+    state
+        .may_try_credentials(&tenant, ip.as_deref())
+        .await
+        .map_err(|r| {
+            let mut e = ScimError::from(r);
+            if e.status == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
+                e.detail = crate::ratelimit::AUTH_FAILURES.into();
+            }
+            e
+        })?;
     let token = match presented {
         Some(p) => tokens::authenticate(&state.db, &state.keys.scim_tokens, tenant.id, &p).await?,
         None => None,

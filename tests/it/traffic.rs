@@ -219,6 +219,9 @@ async fn guessing_client_secrets_and_bearer_tokens_is_limited_per_address() {
     assert!(res.headers().contains_key("retry-after"));
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "temporarily_unavailable");
+    // The refusal says which limit and what to do.
+    let why = body["error_description"].as_str().unwrap();
+    assert!(why.contains("too many failed authentications"), "{why}");
     // Invalid bearer tokens at UserInfo and SCIM count in the same budget.
     let res = http
         .get(s.url("/t/default/oauth2/userinfo"))
@@ -239,6 +242,14 @@ async fn guessing_client_secrets_and_bearer_tokens_is_limited_per_address() {
     assert_eq!(
         res.headers()["content-type"].to_str().unwrap(),
         "application/scim+json"
+    );
+    let scim_error: Value = res.json().await.unwrap();
+    assert!(
+        scim_error["detail"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed authentications"),
+        "{scim_error}"
     );
     // The legitimate client elsewhere is not affected.
     let res = attempt(&right, "198.51.100.20").await.unwrap();

@@ -84,7 +84,14 @@ pub async fn caller(state: &AppState, req: &HttpRequest) -> Result<(Caller, Requ
     };
     state
         .may_try_credentials(&tenant, meta.ip.as_deref())
-        .await?;
+        .await
+        .map_err(|r| {
+            let mut p = Problem::from(r);
+            if p.retry_after.is_some() {
+                p.detail = crate::ratelimit::AUTH_FAILURES.into();
+            }
+            p
+        })?;
     let checked = if named {
         tokens::check_access_token(state, &tenant, token).await?
     } else {

@@ -161,7 +161,8 @@ pub async fn client(
     let meta = crate::http::request_meta(req, state.config.trust_forwarded_headers);
     state
         .may_try_credentials(tenant, meta.ip.as_deref())
-        .await?;
+        .await
+        .map_err(|r| OAuthError::from(r).explained(crate::ratelimit::AUTH_FAILURES))?;
     let res = client_auth::authenticate(state, tenant, req, form, &token_endpoint).await;
     if res.as_ref().is_err_and(|e| e.error == "invalid_client") {
         state.credentials_failed(tenant, meta.ip.as_deref()).await;
