@@ -83,30 +83,19 @@ pub async fn list(
         },
     )
     .await?;
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => {
-            let mut params = vec![
-                ("limit", limit.to_string()),
-                ("cursor", super::encode_cursor(&last.id.to_string())),
-            ];
-            for (k, v) in [
-                ("from", &q.from),
-                ("until", &q.until),
-                ("actor", &q.actor),
-                ("action", &q.action),
-            ] {
-                if let Some(v) = v {
-                    params.push((k, v.clone()));
-                }
-            }
-            Some(super::link(
-                &state,
-                &super::fill(routes::ADMIN_AUDIT_EVENTS, &[("tenant", &t.slug)]),
-                &params,
-            ))
-        }
-        _ => None,
-    };
+    let next = super::next_page(
+        &state,
+        &super::fill(routes::ADMIN_AUDIT_EVENTS, &[("tenant", &t.slug)]),
+        more,
+        rows.last().map(|r| r.id.to_string()),
+        limit,
+        &[
+            ("from", &q.from),
+            ("until", &q.until),
+            ("actor", &q.actor),
+            ("action", &q.action),
+        ],
+    );
     Ok(json(&AuditPage {
         items: rows.iter().map(AuditEventView::of).collect(),
         next,

@@ -349,6 +349,29 @@ pub fn link(state: &AppState, path: &str, query: &[(&str, String)]) -> String {
     format!("{}?{}", url(state, path), q.finish())
 }
 
+/// The `next` link of a cursor page: `path` with `limit`, the cursor after `last` and the
+/// filters that were given; `None` on the last page.
+pub fn next_page(
+    state: &AppState,
+    path: &str,
+    more: bool,
+    last: Option<String>,
+    limit: u64,
+    filters: &[(&str, &Option<String>)],
+) -> Option<String> {
+    let last = last.filter(|_| more)?;
+    let mut params = vec![
+        ("limit", limit.to_string()),
+        ("cursor", encode_cursor(&last)),
+    ];
+    for (k, v) in filters {
+        if let Some(v) = v {
+            params.push((k, v.clone()));
+        }
+    }
+    Some(link(state, path, &params))
+}
+
 /// A `201 Created` resource with its ETag and `Location`.
 pub fn created<T: Serialize>(state: &AppState, path: &str, v: &T) -> HttpResponse {
     let mut res = resource(actix_web::http::StatusCode::CREATED, v);

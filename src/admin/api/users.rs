@@ -129,29 +129,18 @@ pub async fn list(
         },
     )
     .await?;
-    let next = match (more, rows.last()) {
-        (true, Some(last)) => {
-            let mut params = vec![
-                ("limit", limit.to_string()),
-                ("cursor", super::encode_cursor(&last.id.to_string())),
-            ];
-            for (k, v) in [
-                ("email", &q.email),
-                ("user_name", &q.user_name),
-                ("status", &q.status),
-            ] {
-                if let Some(v) = v {
-                    params.push((k, v.clone()));
-                }
-            }
-            Some(super::link(
-                &state,
-                &super::fill(routes::ADMIN_USERS, &[("tenant", &t.slug)]),
-                &params,
-            ))
-        }
-        _ => None,
-    };
+    let next = super::next_page(
+        &state,
+        &super::fill(routes::ADMIN_USERS, &[("tenant", &t.slug)]),
+        more,
+        rows.last().map(|r| r.id.to_string()),
+        limit,
+        &[
+            ("email", &q.email),
+            ("user_name", &q.user_name),
+            ("status", &q.status),
+        ],
+    );
     Ok(json(&UserPage {
         items: rows.iter().map(UserView::of).collect(),
         next,
